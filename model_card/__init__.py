@@ -1,0 +1,1 @@
+# Holds the card template; a package only so it installs with the library.
