@@ -10,6 +10,7 @@ import json
 from functools import lru_cache
 from importlib import resources
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
@@ -17,13 +18,39 @@ BASE = "https://bias-judge.local/schemas/"
 
 
 @lru_cache(maxsize=None)
-def _registry() -> Registry:
-    resources_ = []
+def _all_schemas() -> tuple[tuple[str, dict], ...]:
+    found = []
     for entry in resources.files("bias_judge.schemas").iterdir():
         if entry.name.endswith(".schema.json"):
-            schema = json.loads(entry.read_text("utf-8"))
-            resources_.append((BASE + entry.name, Resource.from_contents(schema)))
-    return Registry().with_resources(resources_)
+            found.append((BASE + entry.name, json.loads(entry.read_text("utf-8"))))
+    return tuple(sorted(found, key=lambda kv: kv[0]))
+
+
+@lru_cache(maxsize=None)
+def _registry() -> Registry:
+    return Registry().with_resources((uri, Resource.from_contents(s)) for uri, s in _all_schemas())
+
+
+@lru_cache(maxsize=None)
+def _rs_registry() -> jsonschema_rs.Registry:
+    return jsonschema_rs.Registry(list(_all_schemas()))
+
+
+class SchemaValidator:
+    """jsonschema (the reference implementation) for checking schemas and explaining errors;
+    jsonschema-rs for the yes/no check on every row, which is ~100x faster and keeps the
+    data stages inside their time budget. Both implement draft 2020-12."""
+
+    def __init__(self, schema: dict):
+        Draft202012Validator.check_schema(schema)
+        self.reference = Draft202012Validator(schema, registry=_registry())
+        self._fast = jsonschema_rs.validator_for(schema, registry=_rs_registry())
+
+    def is_valid(self, obj) -> bool:
+        return self._fast.is_valid(obj)
+
+    def iter_errors(self, obj):
+        return self.reference.iter_errors(obj)
 
 
 @lru_cache(maxsize=None)
@@ -33,10 +60,8 @@ def load_schema(name: str) -> dict:
 
 
 @lru_cache(maxsize=None)
-def validator_for(name: str) -> Draft202012Validator:
-    schema = load_schema(name)
-    Draft202012Validator.check_schema(schema)
-    return Draft202012Validator(schema, registry=_registry())
+def validator_for(name: str) -> SchemaValidator:
+    return SchemaValidator(load_schema(name))
 
 
 def _field_of(error) -> str:
@@ -50,8 +75,10 @@ def _field_of(error) -> str:
     return ".".join(path) or "<root>"
 
 
-def first_error(validator: Draft202012Validator, obj) -> tuple[str, str] | None:
-    """The most specific violation, or None. Deterministic: sorted by location."""
+def first_error(validator: SchemaValidator, obj) -> tuple[str, str] | None:
+    """The first violation by location, or None."""
+    if validator.is_valid(obj):
+        return None
     errors = sorted(validator.iter_errors(obj), key=lambda e: (list(map(str, e.absolute_path)), e.message))
     if not errors:
         return None
