@@ -1,0 +1,64 @@
+"""Reading everything a card is built from, with one-line errors for what is missing.
+
+Required: the three eval metrics files, the two training summaries and the base model
+summary. Optional (their card sections say "not recorded" without them): the gold-quality
+report and the data stats sidecars.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..jsonio import read_json
+from .metrics import CHECKPOINTS, SetMetrics, read_eval_file
+
+
+@dataclass
+class CardInputs:
+    evals: dict[str, dict[str, SetMetrics]]   # checkpoint -> eval set -> metrics
+    train: dict[str, dict]                     # "sft" / "dpo" -> training summary
+    base_model: dict
+    gold_quality: dict | None = None
+    pairs_meta: dict | None = None
+    split_meta: dict | None = None
+    rows_meta: dict | None = None
+
+
+def _required(path: Path) -> dict:
+    if not path.is_file():
+        raise InputError("required card input not found (run the stage that writes it)", file=str(path))
+    obj = read_json(path)
+    if not isinstance(obj, dict):
+        raise InputError("expected a JSON object", file=str(path))
+    return obj
+
+
+def _optional(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    obj = read_json(path)
+    if not isinstance(obj, dict):
+        raise InputError("expected a JSON object", file=str(path))
+    return obj
+
+
+def load_inputs(metrics_dir: str | os.PathLike, data_dir: str | os.PathLike) -> CardInputs:
+    metrics_dir, data_dir = Path(metrics_dir), Path(data_dir)
+    evals = {}
+    for ckpt in CHECKPOINTS:
+        path = metrics_dir / f"eval_{ckpt}.json"
+        evals[ckpt] = read_eval_file(_required(path), file=str(path), checkpoint=ckpt)
+    train = {stage: _required(metrics_dir / f"train_{stage}.json") for stage in ("sft", "dpo")}
+    base_model = _required(metrics_dir / "base_model.json")
+    return CardInputs(
+        evals=evals,
+        train=train,
+        base_model=base_model,
+        gold_quality=_optional(metrics_dir / "gold_quality.json"),
+        pairs_meta=_optional(data_dir / "pairs.meta.json"),
+        split_meta=_optional(data_dir / "split" / "split.meta.json"),
+        rows_meta=_optional(data_dir / "rows" / "rows.meta.json"),
+    )
