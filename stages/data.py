@@ -1,0 +1,41 @@
+"""`bias-judge data ...`: getting the input data.
+
+    bias-judge data fetch-bbq --out DIR [--commit SHA]
+"""
+
+from __future__ import annotations
+
+import click
+
+from bias_judge import fetch_bbq as fb
+from bias_judge.stages.common import one_line_errors
+
+
+@click.group(help="Get input data.")
+def group() -> None:
+    pass
+
+
+@group.command("fetch-bbq", help="Download the 11 BBQ category files from GitHub "
+               f"({fb.BBQ_REPO}, CC-BY-4.0) and verify their SHA-256 checksums.")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+              help="Folder to write Age.jsonl ... Sexual_orientation.jsonl into; "
+                   "then set data.bbq_dir in params.yaml to it.")
+@click.option("--commit", default=fb.PINNED_COMMIT, show_default=True,
+              help="Commit of the BBQ repository to download. The checksums are pinned for "
+                   "the default only; other commits are downloaded unverified.")
+@one_line_errors
+def fetch_bbq(out_dir: str, commit: str) -> None:
+    if commit != fb.PINNED_COMMIT:
+        click.echo(f"WARNING: commit {commit} is not the pinned one: no file will be verified",
+                   err=True)
+    status = fb.fetch_bbq(out_dir, commit=commit)
+    for name, state in status.items():
+        line = f"{name}: {state}"
+        click.echo(line if state == fb.VERIFIED else f"WARNING: {line}", err=True)
+    unverified = sum(1 for s in status.values() if s != fb.VERIFIED)
+    if unverified:
+        click.echo(f"WARNING: {unverified} of {len(status)} files have no pinned checksum and "
+                   f"were NOT verified", err=True)
+    click.echo(f"fetched {len(status)} BBQ files into {out_dir} (BBQ: Parrish et al., CC-BY-4.0)",
+               err=True)
