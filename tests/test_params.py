@@ -1,0 +1,69 @@
+"""params.yaml is validated whole before any stage runs; errors name the key."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from bias_judge.errors import InputError
+from bias_judge.params import load_params
+from bias_judge.stages.cli import main
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _write(tmp_path: Path, mutate) -> Path:
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    mutate(params)
+    out = tmp_path / "params.yaml"
+    out.write_text(yaml.safe_dump(params, sort_keys=False))
+    return out
+
+
+def test_committed_params_are_valid():
+    assert load_params(REPO / "params.yaml")["split"]["ood_category"]
+
+
+def test_misspelt_key_is_named(tmp_path):
+    path = _write(tmp_path, lambda p: p["pairs"].update(max_per_questoin=3))
+    with pytest.raises(InputError) as exc:
+        load_params(path)
+    assert exc.value.field == "pairs.max_per_questoin"
+    assert "pairs.max_per_questoin" in str(exc.value) and str(path) in str(exc.value)
+
+
+def test_wrong_type_is_named(tmp_path):
+    path = _write(tmp_path, lambda p: p["sample"].update(per_cell="five"))
+    with pytest.raises(InputError) as exc:
+        load_params(path)
+    assert exc.value.field == "sample.per_cell"
+
+
+def test_missing_key_is_named(tmp_path):
+    path = _write(tmp_path, lambda p: p["split"].pop("seed"))
+    with pytest.raises(InputError) as exc:
+        load_params(path)
+    assert exc.value.field == "split.seed"
+
+
+def test_stage_stops_before_running_on_bad_params(tmp_path):
+    path = _write(tmp_path, lambda p: p["split"]["in_dist"].update(adversarial=-1))
+    out = tmp_path / "split"
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("")
+    result = CliRunner().invoke(main, ["split", "--pairs", str(pairs), "--out", str(out), "--params", str(path)])
+    assert result.exit_code == 2
+    assert "split.in_dist.adversarial" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert not out.exists()
+
+
+def test_invalid_yaml_names_the_line(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_text("data:\n  bbq_dir: x\nsample: [unclosed\n")
+    with pytest.raises(InputError) as exc:
+        load_params(path)
+    assert exc.value.line is not None and str(path) in str(exc.value)
