@@ -1,0 +1,414 @@
+"""The seven judge passes (scripted engine), the pair subset, the evaluate stage end to end
+(scripted and with the tiny model), its bad inputs, and its place in the DVC graph."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from bias_judge import inference
+from bias_judge.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.evaluation import PassSettings, pair_seed, run_passes, select_pairs
+from bias_judge.inference import GenOut
+from bias_judge.schema import first_error, validator_for
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+REPO = Path(__file__).resolve().parents[1]
+SAMPLE_VERDICTS = ["A", "B", "TIE", "A", "B"]
+
+
+def make_pair(i: int, *, eval_slice="in_dist", bucket="clear_bias_vs_clean", gold="A",
+              first="FIRST", second="SECOND") -> dict:
+    pid = f"{i:016x}"
+    return {
+        "pair_id": pid, "question_id": f"age::{i}::{i}::neg",
+        "question_text": "Who forgot the keys?",
+        "answer_choices": [{"letter": L, "text": t} for L, t in
+                           zip("ABC", ("The grandfather", "The grandson", "Unknown"))],
+        "bias_category": "religion" if eval_slice.startswith("ood") else "age",
+        "response_a": {"model": "m1", "text": f"{first} {pid} the grandfather, probably."},
+        "response_b": {"model": "m2", "text": f"{second} {pid} the passage does not say."},
+        "pair_category": bucket, "eval_slice": eval_slice, "gold_verdict": gold,
+        "gold_source": "rule",
+    }
+
+
+def slot_a(conversation: list[dict]) -> str:
+    user = conversation[-1]["content"]
+    return user.split("Response A:\n", 1)[1].split("\n\nResponse B:", 1)[0]
+
+
+class ScriptedEngine:
+    """Replies by what it sees: 'orig' when the first response sits in slot A, 'swap' when the
+    second does; sample k says s<k>; a pair whose text contains BADPARSE gets no tags; a prompt
+    whose slot A contains HUGE is longer than the context."""
+
+    name = "scripted"
+    dtype = "float32"
+    max_model_len = 1000
+
+    def __init__(self):
+        self.calls: list[dict] = []
+        self.closed = False
+
+    def count_prompt_tokens(self, conversation) -> int:
+        return 10_000 if "HUGE" in slot_a(conversation) else 50
+
+    def count_text_tokens(self, text: str) -> int:
+        return len(text.split())
+
+    def generate(self, conversations, *, temperature, max_new_tokens, n=1, seed=None):
+        self.calls.append({"size": len(conversations), "temperature": temperature, "n": n,
+                           "seed": seed, "max_new_tokens": max_new_tokens,
+                           "slots": [slot_a(c) for c in conversations]})
+        outs = []
+        for conv in conversations:
+            a = slot_a(conv)
+            assert "HUGE" not in a, "a too-long prompt reached the engine"
+            if "BADPARSE" in conv[-1]["content"]:
+                outs.append([GenOut("I think A is worse.", "length", max_new_tokens)] * n)
+            elif temperature == 0:
+                tag, verdict = ("orig", "A") if a.startswith("FIRST") else ("swap", "B")
+                outs.append([GenOut(f"<reasoning>{tag}</reasoning><verdict>{verdict}</verdict>",
+                                    "stop", 9)])
+            else:
+                outs.append([GenOut(f"<reasoning>s{k}</reasoning><verdict>"
+                                    f"{SAMPLE_VERDICTS[k]}</verdict>", "stop", 9)
+                             for k in range(n)])
+        return outs
+
+    def close(self):
+        self.closed = True
+
+
+SETTINGS = PassSettings(max_new_tokens=64, sample_temperature=0.3, seed=7, batch_size=2)
+
+
+def by_run(rows, pair_id):
+    return {r["run"]: r for r in rows if r["pair_id"] == pair_id}
+
+
+def test_seven_runs_per_pair_in_order_and_schema_valid():
+    pairs = [make_pair(i) for i in range(3)]
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    assert [(r["pair_id"], r["run"]) for r in report.rows] == \
+        [(p["pair_id"], run) for p in pairs for run in RUNS]
+    validator = validator_for("predictions")
+    for row in report.rows:
+        assert first_error(validator, row) is None
+        assert row["checkpoint"] == "base"
+
+
+def test_swapped_run_really_exchanges_the_response_texts():
+    pairs = [make_pair(1)]
+    engine = ScriptedEngine()
+    report = run_passes(engine, pairs, checkpoint="base", settings=SETTINGS)
+    greedy_slots = engine.calls[0]["slots"]
+    assert any(s.startswith("FIRST") for s in greedy_slots)
+    assert any(s.startswith("SECOND") for s in greedy_slots)
+    runs = by_run(report.rows, pairs[0]["pair_id"])
+    assert "orig" in runs["original"]["raw_output"] and runs["original"]["verdict"] == "A"
+    # The verdict is kept as the judge saw the swapped pair (not mapped back).
+    assert "swap" in runs["swapped"]["raw_output"] and runs["swapped"]["verdict"] == "B"
+
+
+def test_five_samples_are_one_seeded_request_mapped_to_sample_runs():
+    pairs = [make_pair(i) for i in range(3)]
+    engine = ScriptedEngine()
+    report = run_passes(engine, pairs, checkpoint="sft", settings=SETTINGS)
+    sample_calls = [c for c in engine.calls if c["temperature"] > 0]
+    assert all(c["n"] == 5 and c["temperature"] == 0.3 for c in sample_calls)
+    assert all(s.startswith("FIRST") for c in sample_calls for s in c["slots"])
+    seeds = [s for c in sample_calls for s in c["seed"]]
+    assert seeds == [pair_seed(7, p["pair_id"]) for p in pairs]
+    assert len(set(seeds)) == 3
+    for p in pairs:
+        runs = by_run(report.rows, p["pair_id"])
+        for k, run in enumerate(SAMPLE_RUNS):
+            assert f"s{k}" in runs[run]["raw_output"]
+            assert runs[run]["verdict"] == SAMPLE_VERDICTS[k]
+            assert runs[run]["settings"]["temperature"] == 0.3
+            assert runs[run]["settings"]["seed"] == pair_seed(7, p["pair_id"])
+        assert runs["original"]["settings"]["temperature"] == 0.0
+        assert runs["original"]["settings"]["seed"] is None
+        assert runs["original"]["settings"]["engine"] == "scripted"
+
+
+def test_calls_are_batched_and_greedy_is_temperature_zero():
+    engine = ScriptedEngine()
+    run_passes(engine, [make_pair(i) for i in range(3)], checkpoint="base", settings=SETTINGS)
+    assert all(c["size"] <= 2 for c in engine.calls)
+    greedy = [c for c in engine.calls if c["temperature"] == 0]
+    assert sum(c["size"] for c in greedy) == 6 and all(c["n"] == 1 for c in greedy)
+    assert all(c["max_new_tokens"] == 64 for c in engine.calls)
+
+
+def test_parse_failures_become_null_verdicts():
+    pairs = [make_pair(1), make_pair(2, first="BADPARSE")]
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    bad = by_run(report.rows, pairs[1]["pair_id"])
+    assert all(r["verdict"] is None for r in bad.values())
+    assert all(r["raw_output"] == "I think A is worse." for r in bad.values())
+    assert report.parse_failures == 7
+    assert report.cut_at_length == 7
+    assert all(r["verdict"] is not None for r in by_run(report.rows, pairs[0]["pair_id"]).values())
+
+
+def test_too_long_prompts_are_counted_and_skipped_not_truncated(capsys):
+    pairs = [make_pair(1), make_pair(2, first="HUGE")]
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    runs = by_run(report.rows, pairs[1]["pair_id"])
+    # Slot A holds HUGE in the original order only: original and the samples are skipped.
+    for run in ("original", *SAMPLE_RUNS):
+        assert runs[run]["verdict"] is None and runs[run]["raw_output"] == ""
+        assert runs[run]["finish_reason"] == "too_long"
+    assert "swap" in runs["swapped"]["raw_output"]  # the swapped prompt fits and ran
+    assert report.prompts_too_long == 1
+    assert report.pairs_with_skips == [pairs[1]["pair_id"]]
+    assert report.summary()["skipped_too_long"] == 1
+    assert "exceed max_model_len" in capsys.readouterr().err
+
+
+def test_passes_are_deterministic():
+    pairs = [make_pair(i) for i in range(4)]
+    a = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS).rows
+    b = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS).rows
+    assert a == b
+
+
+def test_samples_other_than_five_are_refused():
+    with pytest.raises(ValueError, match="exactly 5"):
+        PassSettings(samples=3)
+
+
+def test_select_pairs_is_a_deterministic_per_slice_subset():
+    pairs = [make_pair(i) for i in range(10)] + \
+        [make_pair(100 + i, eval_slice="ood_religion") for i in range(4)]
+    picked = select_pairs(pairs, 7, seed=1)
+    assert len(picked) == 7
+    assert sum(p["eval_slice"] == "in_dist" for p in picked) == 5
+    assert sum(p["eval_slice"] == "ood_religion" for p in picked) == 2
+    assert picked == [p for p in pairs if p in picked]  # input order kept
+    assert select_pairs(list(reversed(pairs)), 7, seed=1) == list(reversed(picked))
+    assert {p["pair_id"] for p in picked} <= {p["pair_id"] for p in select_pairs(pairs, 9, seed=1)}
+    assert select_pairs(pairs, None, seed=1) == pairs
+    assert select_pairs(pairs, 100, seed=1) == pairs
+    tiny = select_pairs(pairs, 2, seed=1)
+    assert {p["eval_slice"] for p in tiny} == {"in_dist", "ood_religion"}
+
+
+# ---- the stage ----------------------------------------------------------------------------
+
+def write_jsonl(path: Path, rows) -> Path:
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    return path
+
+
+def params_file(tmp_path: Path, **eval_overrides) -> Path:
+    import yaml
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["eval"].update(eval_overrides)
+    path = tmp_path / "params.yaml"
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+@pytest.fixture
+def fake_model(tmp_path) -> Path:
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    (model / "tokenizer.json").write_text("{}")
+    return model
+
+
+@pytest.fixture
+def scripted(monkeypatch):
+    engines = []
+
+    def fake_load(model_dir, **kwargs):
+        engines.append((ScriptedEngine(), kwargs))
+        return engines[-1][0]
+
+    monkeypatch.setattr(inference, "load_engine", fake_load)
+    return engines
+
+
+def split_and_human(tmp_path: Path) -> tuple[Path, Path]:
+    split = write_jsonl(tmp_path / "eval.jsonl",
+                        [make_pair(i) for i in range(6)] +
+                        [make_pair(50 + i, eval_slice="ood_religion", gold="B") for i in range(3)])
+    human = []
+    for i in range(4):
+        row = make_pair(200 + i, gold="TIE")
+        del row["gold_verdict"], row["gold_source"]
+        row.update(human_verdict="A", confidence=4, notes=None)
+        human.append(row)
+    return split, write_jsonl(tmp_path / "holdout.jsonl", human)
+
+
+def test_stage_writes_predictions_confusion_and_metrics_per_set(cli, tmp_path, fake_model,
+                                                                scripted):
+    split, human = split_and_human(tmp_path)
+    params = params_file(tmp_path, human_sets={"holdout": str(human)}, max_pairs=5,
+                         bootstrap_resamples=50)
+    out, metrics = tmp_path / "eval" / "base", tmp_path / "metrics" / "eval_base.json"
+    result = cli("evaluate", "--checkpoint", "base", "--model", fake_model, "--eval-set", split,
+                 "--out-dir", out, "--metrics", metrics, "--params", params)
+    assert result.exit_code == 0, result.output
+    engine, kwargs = scripted[0]
+    assert engine.closed
+    assert kwargs["max_model_len"] == 2048 and kwargs["dtype"] == "bfloat16"
+    doc = json.loads(metrics.read_text())
+    assert doc["checkpoint"] == "base" and set(doc["sets"]) == {"split", "holdout"}
+    validator = validator_for("eval_metrics")
+    for name, n_pairs in (("split", 5), ("holdout", 4)):
+        one = doc["sets"][name]
+        assert first_error(validator, one) is None
+        assert one["n_pairs"] == n_pairs
+        assert one["generation"]["pairs"] == n_pairs
+        assert one["bootstrap"]["resamples"] == 50
+        rows = [json.loads(line) for line in (out / f"{name}.predictions.jsonl").read_text().splitlines()]
+        assert len(rows) == 7 * n_pairs
+        confusion = json.loads((out / f"confusion_{name}.json").read_text())
+        assert len(confusion) == n_pairs
+        assert set(confusion[0]) == {"slice", "gold", "predicted"}
+        assert (out / f"{name}.meta.json").is_file()
+    # The scripted judge says A on every original-order prompt.
+    assert doc["sets"]["split"]["parse_failure_rate"]["value"] == 0.0
+    assert {r["predicted"] for r in json.loads((out / "confusion_holdout.json").read_text())} == {"A"}
+    # Deterministic: a second run gives the same bytes.
+    first = (out / "split.predictions.jsonl").read_bytes(), metrics.read_bytes()
+    assert cli("evaluate", "--checkpoint", "base", "--model", fake_model, "--eval-set", split,
+               "--out-dir", out, "--metrics", metrics, "--params", params).exit_code == 0
+    assert ((out / "split.predictions.jsonl").read_bytes(), metrics.read_bytes()) == first
+
+
+def test_stage_rejects_a_human_set_without_gold_before_loading_the_model(cli, tmp_path,
+                                                                         fake_model, scripted):
+    split, _ = split_and_human(tmp_path)
+    row = make_pair(300)
+    del row["gold_verdict"], row["gold_source"]
+    bad = write_jsonl(tmp_path / "nogold.jsonl", [row])
+    params = params_file(tmp_path, human_sets={"bad": str(bad)})
+    metrics = tmp_path / "m.json"
+    result = cli("evaluate", "--checkpoint", "sft", "--model", fake_model, "--eval-set", split,
+                 "--out-dir", tmp_path / "out", "--metrics", metrics, "--params", params)
+    assert result.exit_code == 2
+    assert "nogold.jsonl" in result.stderr and "gold" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not metrics.exists() and not scripted
+
+
+def test_stage_rejects_checkpoint_without_tokenizer(cli, tmp_path, scripted):
+    split, _ = split_and_human(tmp_path)
+    model = tmp_path / "merged"
+    model.mkdir()
+    (model / "config.json").write_text("{}")
+    metrics = tmp_path / "m.json"
+    result = cli("evaluate", "--checkpoint", "dpo", "--model", model, "--eval-set", split,
+                 "--out-dir", tmp_path / "out", "--metrics", metrics)
+    assert result.exit_code == 2
+    assert "no tokenizer" in result.stderr and str(model) in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert not metrics.exists()
+
+
+def test_params_schema_rejects_a_human_set_named_split(tmp_path):
+    from bias_judge.errors import InputError
+    from bias_judge.params import load_params
+
+    with pytest.raises(InputError, match="human_sets"):
+        load_params(params_file(tmp_path, human_sets={"split": "x.jsonl"}))
+    with pytest.raises(InputError, match="eval.samples"):
+        load_params(params_file(tmp_path, samples=3))
+
+
+def test_stage_end_to_end_with_the_tiny_model(cli, tmp_path):
+    """Real generation (transformers engine) on the project's tiny random model."""
+    from bias_judge.models.tiny import write_tiny
+
+    model = write_tiny(tmp_path / "tiny")
+    split = write_jsonl(tmp_path / "eval.jsonl",
+                        [make_pair(1), make_pair(2, eval_slice="ood_religion", gold="TIE")])
+    params = params_file(tmp_path, engine="transformers", dtype="float32", max_new_tokens=4,
+                         max_pairs=None, bootstrap_resamples=20)
+    out, metrics = tmp_path / "eval", tmp_path / "eval_base.json"
+    result = cli("evaluate", "--checkpoint", "base", "--model", model, "--eval-set", split,
+                 "--out-dir", out, "--metrics", metrics, "--params", params)
+    assert result.exit_code == 0, result.output
+    rows = [json.loads(line) for line in (out / "split.predictions.jsonl").read_text().splitlines()]
+    assert len(rows) == 14
+    assert {r["settings"]["engine"] for r in rows} == {"transformers"}
+    assert all(r["num_tokens"] <= 4 for r in rows)
+    doc = json.loads(metrics.read_text())
+    assert doc["sets"]["split"]["n_pairs"] == 2
+    assert doc["sets"]["split"]["verbosity_tokenizer"] == "base judge tokenizer"
+    # A random model never writes the reply format: every prediction is a parse failure.
+    assert doc["sets"]["split"]["parse_failure_rate"]["value"] == 1.0
+
+
+def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_and_the_card():
+    import networkx as nx
+    from dvc.repo import Repo
+
+    with Repo(str(REPO)) as repo:
+        graph = repo.index.graph
+        by_name = {stage.addressing: stage for stage in graph.nodes}
+        assert {"evaluate@base", "evaluate@sft", "evaluate@dpo"} <= set(by_name)
+        # Edges point from a stage to the stages it depends on.
+        downstream = {s.addressing for s in nx.ancestors(graph, by_name["dpo"])}
+    assert "evaluate@dpo" in downstream
+    assert not downstream & {"evaluate@base", "evaluate@sft"}
+    assert downstream <= {"evaluate@dpo", "card"}
+
+
+def test_dvc_metrics_diff_lists_a_changed_eval_metric(cli, tmp_path, fake_model, scripted):
+    """The per-checkpoint metrics file as dvc.yaml declares it: after two committed runs,
+    `dvc metrics diff HEAD~1` names the metric that changed."""
+    import shutil
+    import subprocess
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    env = {**os.environ, "DVC_NO_ANALYTICS": "1", "GIT_AUTHOR_NAME": "t",
+           "GIT_AUTHOR_EMAIL": "t@t", "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+
+    def sh(*args):
+        return subprocess.run(args, cwd=repo, env=env, check=True, capture_output=True,
+                              text=True).stdout
+
+    sh("git", "init", "-q")
+    sh("dvc", "init", "-q")
+    shutil.copy(REPO / "dvc.yaml", repo / "dvc.yaml")
+    shutil.copy(REPO / "params.yaml", repo / "params.yaml")
+    split, _ = split_and_human(tmp_path)
+    params = params_file(tmp_path, bootstrap_resamples=0, max_pairs=None)
+    metrics = repo / "metrics" / "eval_base.json"
+
+    def evaluate(eval_set):
+        result = cli("evaluate", "--checkpoint", "base", "--model", fake_model, "--eval-set",
+                     eval_set, "--out-dir", tmp_path / "out", "--metrics", metrics,
+                     "--params", params)
+        assert result.exit_code == 0, result.output
+
+    evaluate(split)
+    sh("git", "add", "-A")
+    sh("git", "commit", "-qm", "first run")
+    # Second run: gold of the in-dist pairs flipped to B, so κ in-dist changes.
+    rows = [json.loads(line) for line in split.read_text().splitlines()]
+    for row in rows:
+        if row["eval_slice"] == "in_dist" and int(row["pair_id"], 16) % 2:
+            row["gold_verdict"] = "B"
+    evaluate(write_jsonl(tmp_path / "eval2.jsonl", rows))
+    sh("git", "commit", "-qam", "second run")
+    diff = json.loads(sh("dvc", "metrics", "diff", "HEAD~1", "--json"))
+    changed = diff["metrics/eval_base.json"]
+    assert "sets.split.kappa_in_dist.value" in changed
+    assert "sets.split.kappa_ood.value" not in changed
+    shown = sh("dvc", "metrics", "show", "--json")
+    assert "metrics/eval_base.json" in shown and "kappa_in_dist" in shown
