@@ -1,0 +1,143 @@
+"""Preference tuning of the judge: TRL DPOTrainer, continuing the SFT LoRA adapter.
+
+Reference model (`reference`): `base` (the published recipe) scores with the adapter disabled,
+i.e. the plain base model; `sft` scores with a frozen copy of the SFT adapter, the usual DPO
+choice (the policy's own starting point).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import InputError
+from ..jsonio import read_jsonl, sha256_tree, write_json
+from . import checkpoints, lm_head, rows as rowlib
+from .callbacks import DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
+from .materialize import check_model_folder
+from .training import (BaseSettings, Outputs, TrainSettings, check_settings, load_base,
+                       load_tokenizer, run, run_fingerprint_parts, save_outputs, trainer_kwargs)
+
+REFERENCES = ("base", "sft")
+
+
+@dataclass
+class DPOSettings(TrainSettings):
+    """Defaults: the published DPO recipe (SPEC §7)."""
+    learning_rate: float = 5e-6
+    warmup_ratio: float = 0.1
+    weight_decay: float = 0.0
+    epochs: float = 1.0
+    beta: float = 0.1
+    loss_type: str = "sigmoid"
+    reference: str = "base"
+
+
+@dataclass
+class Prepared:
+    trainer: object
+    tokenizer: object
+    report: rowlib.LengthReport
+    resume_from: Path | None
+    rows_total: int
+    lora: dict
+    timer: TrainTimer
+
+
+def _check_adapter(adapter_dir: str) -> dict:
+    import json
+    p = Path(adapter_dir)
+    cfg = p / "adapter_config.json"
+    if not cfg.is_file() or not (p / "adapter_model.safetensors").is_file():
+        raise InputError("not a LoRA adapter folder (adapter_config.json + "
+                         "adapter_model.safetensors expected)", file=str(p))
+    return json.loads(cfg.read_text())
+
+
+def prepare(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str,
+            outputs: Outputs) -> Prepared:
+    check_settings(base, s)
+    if s.reference not in REFERENCES:
+        raise InputError(f"reference must be one of {REFERENCES}, got {s.reference!r}", field="reference")
+    if s.beta <= 0:
+        raise InputError(f"beta must be > 0, got {s.beta}", field="beta")
+    check_model_folder(base.model_dir)
+    adapter_cfg = _check_adapter(sft_adapter)
+    rows = read_jsonl(rows_path, schema="dpo_row")
+    if not rows:
+        raise InputError("no DPO rows", file=rows_path)
+    subset = rowlib.select_rows(rows, s.max_rows, s.seed)
+    tokenizer = load_tokenizer(base.model_dir)
+    report = rowlib.check_rows(tokenizer, subset, ("chosen", "rejected"), max_length=s.max_length,
+                               overlong=s.overlong, source=rows_path)
+
+    from datasets import Dataset
+    from peft import PeftModel
+    from trl import DPOConfig, DPOTrainer
+
+    config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
+                       loss_type=[s.loss_type], dataset_num_proc=None)
+    fp = checkpoints.fingerprint(**run_fingerprint_parts(
+        base, s, report.kept, {"stage": "dpo", "sft_adapter": sha256_tree(sft_adapter)}))
+    with config.main_process_first(local=False, desc="checkpoint folder"):
+        resume_from = checkpoints.prepare(outputs.checkpoints, fp)
+    dataset = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"],
+                                  "rejected": r["rejected"]} for r in report.kept])
+    model = load_base(base)
+    if s.gradient_checkpointing:
+        model.enable_input_require_grads()
+    # The policy starts as the SFT judge: its adapter, trainable.
+    model = PeftModel.from_pretrained(model, sft_adapter, is_trainable=True)
+    timer = TrainTimer(prior_seconds(resume_from))
+    trainer = DPOTrainer(model=model, ref_model=None, args=config, train_dataset=dataset,
+                         processing_class=tokenizer,
+                         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, DPO_CURVES),
+                                    *outputs.extra_callbacks])
+    peft_model = trainer.accelerator.unwrap_model(trainer.model)
+    # TRL 1.16 gives a policy that already has an adapter a frozen copy of it ("ref") as the
+    # reference. Without that copy, it scores the reference with adapters disabled: the base.
+    if s.reference == "base" and "ref" in peft_model.peft_config:
+        peft_model.delete_adapter("ref")
+        peft_model.set_adapter("default")
+    lm_head.install_on_cpu(trainer)
+    trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
+    if not trainable or any(".ref." in n for n in trainable):
+        raise RuntimeError("DPO policy adapter is not the only trainable part")  # a TRL/PEFT change
+    return Prepared(trainer, tokenizer, report, resume_from, len(rows),
+                    {"r": int(adapter_cfg.get("r", 0)), "alpha": int(adapter_cfg.get("lora_alpha", 0))},
+                    timer)
+
+
+def train_dpo(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str,
+              outputs: Outputs, base_name: str = "") -> dict:
+    from .runtime import hardware
+
+    prep = prepare(base, s, sft_adapter, rows_path, outputs)
+    result = run(prep.trainer, prep.resume_from, prep.timer)
+    if prep.trainer.is_world_process_zero():
+        save_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs)
+    summary = {
+        "rows": len(prep.report.kept),
+        **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
+                                  "resumed_from_step")},
+        "hardware": hardware(),
+        "base_model": base_name or base.model_dir,
+        "quantization": base.quantization,
+        "lora_r": prep.lora["r"],
+        "lora_alpha": prep.lora["alpha"],
+        "learning_rate": s.learning_rate,
+        "effective_batch": s.effective_batch,
+        "max_length": s.max_length,
+        "seed": s.seed,
+        "dropped_or_truncated_rows": prep.report.overlong,
+        "overlong_policy": s.overlong,
+        "rows_available": prep.rows_total,
+        "max_row_tokens": prep.report.max_tokens,
+        "mean_row_tokens": round(prep.report.mean_tokens, 1),
+        "beta": s.beta,
+        "loss_type": s.loss_type,
+        "reference": s.reference,
+    }
+    if prep.trainer.is_world_process_zero():
+        write_json(outputs.metrics_path, summary, schema="train_summary")
+    return summary

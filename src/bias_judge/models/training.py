@@ -1,0 +1,263 @@
+"""What SFT and DPO share: settings, loading the base for training, Trainer arguments, the
+adapter + merged outputs, and the training summary."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from ..errors import InputError
+from ..jsonio import sha256_file
+
+DTYPES = ("float32", "bfloat16", "float16", "auto")
+PRECISIONS = ("bf16", "fp16", "fp32")
+QUANTIZATIONS = ("none", "nf4")
+
+
+@dataclass
+class BaseSettings:
+    """How the frozen base model is loaded for training."""
+    model_dir: str
+    quantization: str = "nf4"      # nf4 = bitsandbytes 4-bit (QLoRA); none = `dtype` as is
+    dtype: str = "bfloat16"        # dtype of the frozen base weights (and the nf4 compute dtype)
+    threads: int = 0               # torch CPU threads; 0 leaves torch's default
+    allocator: str = "system"      # system | jemalloc (preloaded when libjemalloc2 is installed)
+
+
+@dataclass
+class TrainSettings:
+    """Optimisation knobs common to SFT and DPO. Defaults: the published SFT recipe (SPEC §7)."""
+    seed: int = 3407
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.05
+    weight_decay: float = 0.01
+    epochs: float = 3.0
+    max_steps: int | None = None   # when set, overrides epochs
+    per_device_batch_size: int = 2
+    effective_batch: int = 16      # per-device batch x grad accumulation x processes
+    max_length: int = 2048
+    overlong: str = "drop"         # drop | truncate | error, for rows above max_length
+    optimizer: str = "adamw_8bit"
+    precision: str = "bf16"        # mixed-precision autocast: bf16 | fp16 | fp32 (off)
+    gradient_checkpointing: bool = True
+    save_steps: int = 50
+    save_total_limit: int | None = 2
+    logging_steps: int = 1
+    max_rows: int | None = None    # deterministic subset of the rows (whole pairs); None = all
+
+
+@dataclass
+class Outputs:
+    out_dir: Path                  # adapter/, merged/, checkpoints/ go below it
+    metrics_path: Path
+    live_dir: Path
+    extra_callbacks: list = field(default_factory=list)  # tests stop training with these
+
+    @property
+    def adapter(self) -> Path:
+        return self.out_dir / "adapter"
+
+    @property
+    def merged(self) -> Path:
+        return self.out_dir / "merged"
+
+    @property
+    def checkpoints(self) -> Path:
+        return self.out_dir / "checkpoints"
+
+
+def world_size() -> int:
+    return int(os.environ.get("WORLD_SIZE", "1"))
+
+
+def grad_accumulation(s: TrainSettings) -> int:
+    per_step = s.per_device_batch_size * world_size()
+    if s.effective_batch % per_step:
+        raise InputError(f"effective_batch {s.effective_batch} is not a multiple of "
+                         f"per_device_batch_size {s.per_device_batch_size} x {world_size()} "
+                         "processes", field="effective_batch")
+    return s.effective_batch // per_step
+
+
+def check_settings(base: BaseSettings, s: TrainSettings) -> None:
+    """Checks the params schema cannot express; run before anything is loaded."""
+    if base.quantization not in QUANTIZATIONS:
+        raise InputError(f"unknown quantization {base.quantization!r}", field="model.quantization")
+    if base.dtype not in DTYPES:
+        raise InputError(f"unknown dtype {base.dtype!r}", field="model.dtype")
+    if s.precision not in PRECISIONS:
+        raise InputError(f"unknown precision {s.precision!r}", field="precision")
+    if s.learning_rate <= 0:
+        raise InputError(f"learning_rate must be > 0, got {s.learning_rate}", field="learning_rate")
+    if not 0 <= s.warmup_ratio < 1:
+        raise InputError(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}", field="warmup_ratio")
+    grad_accumulation(s)
+    if base.quantization == "nf4":
+        import importlib.util
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise InputError("quantization nf4 needs bitsandbytes (pip install bitsandbytes)",
+                             field="model.quantization")
+    if s.optimizer.endswith("8bit") or "bnb" in s.optimizer:
+        import importlib.util
+        if importlib.util.find_spec("bitsandbytes") is None:
+            raise InputError(f"optimizer {s.optimizer} needs bitsandbytes", field="optimizer")
+
+
+def torch_dtype(name: str):
+    import torch
+    return "auto" if name == "auto" else getattr(torch, name)
+
+
+def device_map():
+    """nf4 needs an explicit placement: this process's GPU, or the CPU."""
+    import torch
+    if torch.cuda.is_available():
+        return {"": int(os.environ.get("LOCAL_RANK", "0"))}
+    return {"": "cpu"}
+
+
+def load_base(base: BaseSettings):
+    """The frozen base model for training (never trust_remote_code)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    kwargs = {"dtype": torch_dtype(base.dtype), "trust_remote_code": False}
+    if base.quantization == "nf4":
+        from transformers import BitsAndBytesConfig
+        compute = torch.bfloat16 if base.dtype in ("bfloat16", "auto") else torch_dtype(base.dtype)
+        kwargs["quantization_config"] = BitsAndBytesConfig(
+            load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
+            bnb_4bit_compute_dtype=compute)
+        kwargs["device_map"] = device_map()
+    model = AutoModelForCausalLM.from_pretrained(base.model_dir, **kwargs)
+    model.config.use_cache = False  # the KV cache is dead weight while training
+    return model
+
+
+def load_tokenizer(model_dir: str):
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return tokenizer
+
+
+def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
+    """Arguments shared by SFTConfig and DPOConfig. TRL's defaults that hurt on CPU (bf16 on,
+    gradient checkpointing on, batch 8) are always set explicitly from the settings."""
+    import torch
+
+    from ..progress import progress_enabled
+
+    cpu = not torch.cuda.is_available()
+    return dict(
+        output_dir=str(output_dir),
+        seed=s.seed,
+        data_seed=s.seed,
+        learning_rate=s.learning_rate,
+        lr_scheduler_type=s.lr_scheduler,
+        warmup_steps=s.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
+        weight_decay=s.weight_decay,
+        num_train_epochs=s.epochs,
+        max_steps=s.max_steps if s.max_steps else -1,
+        per_device_train_batch_size=s.per_device_batch_size,
+        gradient_accumulation_steps=grad_accumulation(s),
+        max_length=s.max_length,
+        optim=s.optimizer,
+        bf16=s.precision == "bf16",
+        fp16=s.precision == "fp16",
+        gradient_checkpointing=s.gradient_checkpointing,
+        logging_steps=s.logging_steps,
+        logging_first_step=True,
+        save_strategy="steps",
+        save_steps=s.save_steps,
+        save_total_limit=s.save_total_limit,
+        report_to="none",
+        include_num_input_tokens_seen="non_padding",
+        use_cpu=cpu,
+        dataloader_num_workers=0,
+        dataloader_pin_memory=not cpu,
+        disable_tqdm=not progress_enabled(),
+        ddp_find_unused_parameters=False if world_size() > 1 else None,
+    )
+
+
+def run(trainer, resume_from: Path | None, timer) -> dict:
+    """Train (resuming when a checkpoint is given); returns what the summary needs. Time and
+    tokens cover the whole training, across resumes (the timer and the trainer state carry
+    them through checkpoints)."""
+    trainer.train(resume_from_checkpoint=str(resume_from) if resume_from else None)
+    wall = timer.seconds()
+    state = trainer.state  # a resume replaces the state object
+    losses = [e["loss"] for e in state.log_history if "loss" in e]
+    return {
+        "steps": state.global_step,
+        "epochs": float(state.epoch or 0.0),
+        "final_loss": float(losses[-1]) if losses else float("nan"),
+        "wall_time_s": round(wall, 3),
+        "tokens_per_s": round(state.num_input_tokens_seen / wall, 3) if wall > 0 else 0.0,
+        "resumed_from_step": int(resume_from.name.split("-")[-1]) if resume_from else None,
+    }
+
+
+def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs, merge_dtype: str = "auto") -> None:
+    """Adapter, then the adapter merged into the UNquantised base, each written to a temporary
+    folder and renamed into place only when complete."""
+    from peft import PeftModel
+    from transformers import AutoModelForCausalLM
+
+    tmp_adapter = outputs.out_dir / ".adapter.tmp"
+    tmp_merged = outputs.out_dir / ".merged.tmp"
+    for tmp in (tmp_adapter, tmp_merged):
+        shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        model = trainer.accelerator.unwrap_model(trainer.model)
+        model.save_pretrained(str(tmp_adapter), selected_adapters=["default"])
+        tokenizer.save_pretrained(str(tmp_adapter))
+        # A QLoRA adapter merged into 4-bit weights would bake in the quantisation error.
+        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch_dtype(merge_dtype),
+                                                    trust_remote_code=False)
+        merged = PeftModel.from_pretrained(base, str(tmp_adapter)).merge_and_unload()
+        merged.save_pretrained(str(tmp_merged))
+        tokenizer.save_pretrained(str(tmp_merged))
+        for tmp, final in ((tmp_adapter, outputs.adapter), (tmp_merged, outputs.merged)):
+            if final.exists():
+                shutil.rmtree(final)
+            os.replace(tmp, final)
+    finally:
+        for tmp in (tmp_adapter, tmp_merged):
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def base_fingerprint(model_dir: str) -> dict:
+    """Names, sizes and checksums of the base folder's files."""
+    folder = Path(model_dir)
+    return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
+
+
+def settings_dict(*objs) -> dict:
+    out = {}
+    for o in objs:
+        out.update(asdict(o))
+    return out
+
+
+# Knobs that change how a run is checkpointed, logged or scheduled on the CPU, but not what it
+# computes: a checkpoint folder stays resumable when only these change.
+NOT_IN_FINGERPRINT = ("save_steps", "save_total_limit", "logging_steps", "threads", "allocator",
+                      "model_dir")
+
+
+def run_fingerprint_parts(base: BaseSettings, s, rows: list[dict], extra: dict | None = None) -> dict:
+    import hashlib
+    import json
+
+    knobs = {k: v for k, v in settings_dict(base, s).items() if k not in NOT_IN_FINGERPRINT}
+    rows_digest = hashlib.sha256(
+        "\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
+    return {"settings": knobs, "rows": rows_digest, "base": base_fingerprint(base.model_dir),
+            "world_size": world_size(), **(extra or {})}

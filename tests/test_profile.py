@@ -1,0 +1,102 @@
+"""Profiles: the committed params.yaml is the cpu profile; switching is reversible and validated."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from click.testing import CliRunner
+
+from bias_judge.errors import InputError
+from bias_judge.params import load_params
+from bias_judge.profiles import apply_profile, available, leaf_keys, load_profile, matching
+from bias_judge.stages.cli import main as cli
+
+REPO = Path(__file__).resolve().parents[1]
+PROFILES = REPO / "profiles"
+
+
+def test_committed_params_are_the_cpu_profile():
+    assert apply_profile("cpu", REPO / "params.yaml", PROFILES, write=False) == []
+    assert matching(REPO / "params.yaml", PROFILES) == ["cpu"]
+
+
+def test_profiles_set_the_same_keys():
+    names = available(PROFILES)
+    assert {"cpu", "gpu", "smoke"} <= set(names)
+    keys = {n: leaf_keys(load_profile(n, PROFILES)) for n in names}
+    assert all(k == keys["cpu"] for k in keys.values()), "a key set by one profile only would not switch back"
+
+
+def test_gpu_profile_is_the_published_recipe(tmp_path):
+    gpu = load_profile("gpu", PROFILES)
+    assert gpu["model"]["source"] == "google/gemma-4-E4B-it" and gpu["model"]["quantization"] == "nf4"
+    s, d = gpu["sft"], gpu["dpo"]
+    assert (s["lora"]["r"], s["lora"]["alpha"], s["lora"]["dropout"]) == (16, 32, 0.0)
+    assert (s["learning_rate"], s["lr_scheduler"], s["warmup_ratio"], s["weight_decay"]) == (2e-4, "cosine", 0.05, 0.01)
+    assert (s["epochs"], s["effective_batch"], s["max_length"], s["seed"], s["optimizer"]) == (3, 16, 2048, 3407, "adamw_8bit")
+    assert (d["loss_type"], d["beta"], d["learning_rate"], d["warmup_ratio"], d["epochs"]) == ("sigmoid", 0.1, 5e-6, 0.1, 1)
+    assert (d["effective_batch"], d["max_length"], d["reference"]) == (16, 2048, "base")
+
+
+def test_gpu_target_modules_cover_the_text_model_only():
+    """The regex picks every linear layer of Gemma 4's language model and nothing in the
+    vision or audio towers (module names of Gemma4ForConditionalGeneration)."""
+    import re
+
+    pattern = load_profile("gpu", PROFILES)["sft"]["lora"]["target_modules"]
+    hit = [
+        "model.language_model.layers.0.self_attn.q_proj", "model.language_model.layers.41.mlp.down_proj",
+        "model.language_model.layers.3.per_layer_input_gate", "model.language_model.layers.3.per_layer_projection",
+    ]
+    miss = ["model.vision_tower.encoder.layers.0.self_attn.q_proj.linear", "lm_head",
+            "model.audio_tower.layers.0.self_attn.q_proj", "model.language_model.layers.0.input_layernorm",
+            "model.language_model.per_layer_model_projection"]
+    assert all(re.fullmatch(pattern, m) for m in hit)
+    assert not any(re.fullmatch(pattern, m) for m in miss)
+
+
+def test_switch_and_back_is_byte_identical(tmp_path):
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    original = params.read_text()
+    for name in ("smoke", "gpu"):
+        changed = apply_profile(name, params, PROFILES)
+        assert changed and "model.source" in changed
+        assert matching(params, PROFILES) == [name]
+        load_params(params)  # still valid
+        assert "# tiny | gguf:smollm2" in params.read_text()  # comments survive
+    apply_profile("cpu", params, PROFILES)
+    assert params.read_text() == original
+
+
+def test_cli_use_and_show(tmp_path):
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    runner = CliRunner()
+    res = runner.invoke(cli, ["profile", "use", "smoke", "--params", str(params), "--profiles-dir", str(PROFILES)])
+    assert res.exit_code == 0 and "model.source" in res.output
+    assert yaml.safe_load(params.read_text())["model"]["source"] == "tiny"
+    res = runner.invoke(cli, ["profile", "show", "--params", str(params), "--profiles-dir", str(PROFILES)])
+    assert res.output.strip() == "smoke"
+    res = runner.invoke(cli, ["profile", "use", "nope", "--params", str(params), "--profiles-dir", str(PROFILES)])
+    assert res.exit_code == 2 and "no profile 'nope'" in res.output and "smoke" in res.output
+
+
+@pytest.mark.parametrize("body, needle", [
+    ("sft:\n  learning_rate: -1\n", "sft.learning_rate"),
+    ("sft:\n  lora: {r: 0}\n", "sft.lora.r"),
+    ("sft:\n  learnin_rate: 0.1\n", "does not have"),
+])
+def test_invalid_profile_leaves_params_untouched(tmp_path, body, needle):
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "bad.yaml").write_text(body)
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    before = params.read_text()
+    with pytest.raises(InputError, match=needle):
+        apply_profile("bad", params, profiles)
+    assert params.read_text() == before
