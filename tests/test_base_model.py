@@ -31,10 +31,13 @@ def test_resolve_kinds(tmp_path, tiny_dir):
     assert sources.resolve("tiny").kind == "tiny"
     assert sources.resolve(str(tiny_dir)).kind == "folder"
     hub = sources.resolve("google/gemma-4-E4B-it")
-    assert (hub.kind, hub.location) == ("hub", "google/gemma-4-E4B-it")
+    assert (hub.kind, hub.location, hub.hub_id) == ("hub", "google/gemma-4-E4B-it", "google/gemma-4-E4B-it")
     gguf = tmp_path / "m.gguf"
     gguf.write_bytes(b"GGUF")
     assert sources.resolve(str(gguf)).kind == "gguf"
+    # A loose GGUF file or a folder has no known upstream repo; the card must not invent one.
+    assert sources.resolve(str(gguf)).hub_id is None
+    assert sources.resolve(str(tiny_dir)).hub_id is None
 
 
 @pytest.mark.parametrize("source, needle", [

@@ -414,3 +414,13 @@ def test_gold_quality_table_leaves_out_local_files(work):
     assert "| holdout | all | all | 0.712 | 80.4% | 296 |" in text
     assert "| holdout | in_dist | both_clean_tie | — | 100.0% | 25 |" in text
     assert "/somewhere/private" not in text
+
+
+def test_a_gguf_base_names_its_upstream_hub_repo(work):
+    _edit(work / "metrics" / "base_model.json",
+          lambda o: o.update(kind="gguf", source="HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, dequantised)",
+                             hub_id="HuggingFaceTB/SmolLM2-135M-Instruct", license="apache-2.0"))
+    front = front_matter(_render(work))
+    assert front["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
+    _edit(work / "metrics" / "base_model.json", lambda o: o.update(hub_id=None))
+    assert "base_model" not in front_matter(_render(work))

@@ -152,6 +152,8 @@ def _base_model_id(inputs: CardInputs, settings: CardSettings) -> str | None:
     if settings.base_model:
         return settings.base_model
     bm = inputs.base_model
+    if sections.is_hub_id(bm.get("hub_id")):
+        return bm["hub_id"]
     if bm.get("kind") == "hub" and sections.is_hub_id(bm.get("source")):
         return bm["source"]
     return None

@@ -199,6 +199,7 @@ def describe(folder: Path, src: Source) -> dict:
                 dtypes[sl.get_dtype()] += n
     return {
         "source": src.display,
+        "hub_id": src.hub_id,
         "kind": src.kind,
         "architecture": (config.get("architectures") or [config["model_type"]])[0],
         "parameters": params,

