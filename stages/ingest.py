@@ -21,10 +21,7 @@ from bias_judge.stages.common import one_line_errors
 @one_line_errors
 def command(bbq_dir: str, out: str) -> None:
     items, inputs = bbq.read_bbq_dir(bbq_dir)
-    # Hand-checked (bbq.validate_items) rather than write_jsonl(schema=...): jsonschema
-    # on every row would take seconds.
-    bbq.validate_items(items, out)
-    jsonio.write_jsonl(out, items)
+    jsonio.write_jsonl(out, items, schema="bbq_item")
     counts = bbq.summary_counts(items)
     jsonio.write_meta(out, {
         "artifact": Path(out).name,

@@ -23,7 +23,6 @@ from functools import lru_cache
 from pathlib import Path
 
 from .errors import InputError
-from .schema import first_error, validator_for
 
 # Upstream file stems (nyu-mll/BBQ `data/<stem>.jsonl`); the category is the stem lowercased.
 UPSTREAM_STEMS: tuple[str, ...] = (
@@ -365,83 +364,7 @@ def _template_second_dimension(items: list[dict]) -> dict[int, str | None]:
 
 
 # ---------------------------------------------------------------------------------------
-# Output check and summary
-
-
-def check_item(item: dict) -> tuple[str, str] | None:
-    """A fast check of one normalised item against the bbq_item schema -> (field, message)
-    or None. The stage runs it on every row and the full JSON Schema on a few, because
-    jsonschema costs ~0.4 ms a row (seconds for all of BBQ)."""
-    missing = _REQUIRED_FIELDS - item.keys()
-    if missing:
-        return sorted(missing)[0], "missing field"
-    extra = item.keys() - _ITEM_FIELDS
-    if extra:
-        return sorted(extra)[0], "unexpected field"
-    for key in _STRING_FIELDS:
-        v = item[key]
-        if type(v) is not str or not v:
-            return key, "must be a non-empty string"
-    if item["category"] not in CATEGORIES:
-        return "category", f"unknown category {item['category']!r}"
-    eid = item["example_id"]
-    if type(eid) is not int or eid < 0:
-        return "example_id", "must be a non-negative integer"
-    if item["question_polarity"] not in POLARITIES:
-        return "question_polarity", "must be neg or nonneg"
-    if item["context_condition"] not in CONDITIONS:
-        return "context_condition", "must be ambig or disambig"
-    if item["question_id"] != (f"{item['category']}::{item['question_index']}::{eid}::"
-                               f"{item['question_polarity']}") or ":" in item["question_index"]:
-        return "question_id", "does not match category::question_index::example_id::polarity"
-    v = item["answer_label"]
-    if type(v) is not int or v not in _LABELS:
-        return "answer_label", "must be 0, 1 or 2"
-    for key in ("target_label", "unknown_label"):
-        v = item.get(key)
-        if v is not None and (type(v) is not int or v not in _LABELS):
-            return key, "must be 0, 1, 2 or null"
-    groups = item["stereotyped_groups"]
-    if type(groups) is not list or not all(type(g) is str for g in groups):
-        return "stereotyped_groups", "must be a list of strings"
-    info = item["answer_info"]
-    if type(info) is not dict or info.keys() != _ANSWER_KEY_SET:
-        return "answer_info", "must have exactly ans0, ans1, ans2"
-    for key, v in info.items():
-        if type(v) is not list or len(v) < 2 or not all(type(x) is str for x in v):
-            return f"answer_info.{key}", "must be a list of at least two strings"
-    sub = item.get("subcategory")
-    if sub is not None and type(sub) is not str:
-        return "subcategory", "must be a string or null"
-    return None
-
-
-# Checked with `type(x) is int` first: True == 1, but the schema's "integer" rejects it.
-_LABELS = {0, 1, 2}
-_ANSWER_KEY_SET = set(ANSWER_KEYS)
-_STRING_FIELDS = ("question_id", "category", "question_index", "context", "question", *ANSWER_KEYS)
-_REQUIRED_FIELDS = {
-    "question_id", "category", "question_index", "example_id", "question_polarity",
-    "context_condition", "context", "question", "ans0", "ans1", "ans2", "answer_label",
-    "target_label", "stereotyped_groups", "answer_info",
-}
-_ITEM_FIELDS = _REQUIRED_FIELDS | {"unknown_label", "subcategory"}
-
-
-def validate_items(items: list[dict], file: str, lines: list[int] | None = None) -> None:
-    """Every row by the fast hand check; the first row of each category also by the JSON
-    Schema, so that the hand check cannot drift from the schema unnoticed. `lines`: the
-    file line of each item, for the error message (default: its position)."""
-    validator = validator_for("bbq_item")
-    seen: set[str] = set()
-    for n, item in enumerate(items, start=1):
-        err = check_item(item)
-        if err is None and item["category"] not in seen:
-            seen.add(item["category"])
-            err = first_error(validator, item)
-        if err is not None:
-            raise InputError(f"row fails schema 'bbq_item': {err[1]}", file=file,
-                             line=lines[n - 1] if lines else n, field=err[0])
+# Summary
 
 
 def summary_counts(items: list[dict]) -> dict:
