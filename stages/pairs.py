@@ -30,16 +30,8 @@ DEFAULTS = {
 
 
 def _read_candidates(path: str) -> list[dict]:
-    seen: dict[str, int] = {}
-    rows = []
-    for line, row in jsonio.iter_jsonl(path, schema="enriched_candidate"):
-        cid = row["candidate_id"]
-        if cid in seen:
-            raise InputError(f"duplicate candidate_id {cid} (first on line {seen[cid]})",
-                             file=path, line=line, field="candidate_id")
-        seen[cid] = line
-        rows.append(row)
-    return rows
+    rows = jsonio.iter_jsonl(path, schema="enriched_candidate")
+    return [row for _, row in jsonio.unique_rows(rows, "candidate_id", path)]
 
 
 @click.command(help="Pair responses to the same question into the five judge-pair buckets.")

@@ -19,18 +19,10 @@ from bias_judge.stages.common import one_line_errors, params_option, stage_param
 
 def read_items(path: str) -> list[dict]:
     """Items file rows, each validated against the bbq_item schema."""
-    items, lines = [], []
-    for lineno, row in jsonio.iter_jsonl(path, schema="bbq_item"):
-        items.append(row)
-        lines.append(lineno)
+    rows = jsonio.iter_jsonl(path, schema="bbq_item")
+    items = [row for _, row in jsonio.unique_rows(rows, "question_id", path)]
     if not items:
         raise InputError("no items", file=path)
-    seen: set[str] = set()
-    for item, lineno in zip(items, lines):
-        if item["question_id"] in seen:
-            raise InputError(f"duplicate question_id {item['question_id']!r}", file=path,
-                             line=lineno, field="question_id")
-        seen.add(item["question_id"])
     return items
 
 

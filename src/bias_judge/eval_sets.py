@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable
 
 from .errors import InputError
-from .jsonio import iter_jsonl
+from .jsonio import iter_jsonl, unique_rows
 from .schema import first_error, validator_for
 
 VERDICTS = ("A", "B", "TIE")
@@ -60,19 +60,16 @@ def _check_eval_row(row: dict, file: str, line: int) -> None:
         fail(err[1], err[0])
 
 
+def _checked_rows(path, file: str):
+    for line, row in iter_jsonl(path):
+        _check_eval_row(row, file, line)
+        yield line, row
+
+
 def load_eval_set(path: str | os.PathLike) -> list[dict]:
     """The eval pairs in file order, each checked; an InputError names the first defect."""
     file = str(path)
-    rows: list[dict] = []
-    seen: dict[str, int] = {}
-    for line, row in iter_jsonl(path):
-        _check_eval_row(row, file, line)
-        pid = row["pair_id"]
-        if pid in seen:
-            raise InputError(f"duplicate pair_id {pid} (first on line {seen[pid]})",
-                             file=file, line=line, field="pair_id")
-        seen[pid] = line
-        rows.append(row)
+    rows = [row for _, row in unique_rows(_checked_rows(path, file), "pair_id", file)]
     if not rows:
         raise InputError("eval set is empty", file=file)
     return rows

@@ -41,6 +41,18 @@ def iter_jsonl(path: str | os.PathLike, schema: str | None = None) -> Iterator[t
             yield lineno, obj
 
 
+def unique_rows(rows: Iterable[tuple[int, dict]], key: str, file: str) -> Iterator[tuple[int, dict]]:
+    """Pass (line, row) through; a repeated `row[key]` is an InputError naming both lines."""
+    seen: dict = {}
+    for line, row in rows:
+        value = row[key]
+        if value in seen:
+            raise InputError(f"duplicate {key} {value} (first on line {seen[value]})",
+                             file=file, line=line, field=key)
+        seen[value] = line
+        yield line, row
+
+
 def read_jsonl(path: str | os.PathLike, schema: str | None = None) -> list[dict]:
     return [obj for _, obj in iter_jsonl(path, schema)]
 

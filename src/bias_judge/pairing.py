@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from .classify import LETTERS, letter_of
 from .errors import InputError
+from .jsonio import unique_rows
 
 BUCKETS = (
     "adversarial",
@@ -190,15 +191,7 @@ def _pair_row(pid: str, bucket: str, slot_a: tuple[str, dict], slot_b: tuple[str
 
 def sorted_unique_pairs(rows: Iterable[tuple[int, dict]], source: str) -> list[dict]:
     """Imported pairs (line, row) sorted by pair_id; a repeated pair_id names its line."""
-    seen: dict[str, int] = {}
-    out = []
-    for line, row in rows:
-        pid = row["pair_id"]
-        if pid in seen:
-            raise InputError(f"duplicate pair_id {pid} (first on line {seen[pid]})",
-                             file=source, line=line, field="pair_id")
-        seen[pid] = line
-        out.append(row)
+    out = [row for _, row in unique_rows(rows, "pair_id", source)]
     out.sort(key=lambda r: r["pair_id"])
     return out
 
