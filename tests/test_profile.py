@@ -100,3 +100,18 @@ def test_invalid_profile_leaves_params_untouched(tmp_path, body, needle):
     with pytest.raises(InputError, match=needle):
         apply_profile("bad", params, profiles)
     assert params.read_text() == before
+
+
+def test_a_block_mapping_replaced_by_a_flow_value_keeps_the_next_key(tmp_path):
+    """A block mapping's end mark includes its line break: rewriting it as `{}` must not
+    glue the next key onto the value (which made params.yaml unreadable)."""
+    profiles = tmp_path / "profiles"
+    profiles.mkdir()
+    (profiles / "bare.yaml").write_text("eval:\n  engine_options: {}\n")
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    assert apply_profile("bare", params, profiles) == ["eval.engine_options"]
+    text = params.read_text()
+    assert "  engine_options: {}\n" in text
+    assert load_params(params)["eval"]["engine_options"] == {}
+    assert matching(params, profiles) == ["bare"]

@@ -55,12 +55,34 @@ def leaf_keys(tree: dict, prefix: str = "") -> set[str]:
 
 def _node(root, path: list[str]):
     """The YAML node at `path` (keys) below a composed mapping node."""
-    node = root
+    return _entry(root, path)[1]
+
+
+def _entry(root, path: list[str]):
+    """(key node, value node) at `path` below a composed mapping node; (None, None) if absent."""
+    key_node, node = None, root
     for key in path:
-        node = next((v for k, v in node.value if k.value == key), None)
+        key_node, node = next(((k, v) for k, v in node.value if k.value == key), (None, None))
         if node is None:
-            return None
-    return node
+            return None, None
+    return key_node, node
+
+
+def _span(text: str, key_node, node) -> tuple[int, int, str]:
+    """Where to write a new value for `node`, and the separator before it. A block collection
+    starts on the line below its key and its end mark includes the line break, so it is
+    replaced from just after the key's colon up to its last character, keeping the break."""
+    if isinstance(node, (yaml_nodes().MappingNode, yaml_nodes().SequenceNode)) \
+            and not node.flow_style:
+        start = text.index(":", key_node.end_mark.index) + 1
+        end = start + len(text[start:node.end_mark.index].rstrip())
+        return start, end, " "
+    return node.start_mark.index, node.end_mark.index, ""
+
+
+def yaml_nodes():
+    import yaml
+    return yaml.nodes
 
 
 def _flow(value) -> str:
@@ -108,15 +130,20 @@ def apply_profile(name: str, params_path: str | os.PathLike, profiles_dir: str |
     params_root, profile_root = yaml.compose(text), yaml.compose(profile_text)
     edits = []
     for path in changed:
-        old = _node(params_root, path)
+        old_key, old = _entry(params_root, path)
         new = _node(profile_root, path)
         spelled = profile_text[new.start_mark.index:new.end_mark.index]
         value = _value_at(profile, path)
         replacement = spelled if isinstance(new, yaml.ScalarNode) and "\n" not in spelled else _flow(value)
-        edits.append((old.start_mark.index, old.end_mark.index, replacement))
+        start, end, sep = _span(text, old_key, old)
+        edits.append((start, end, sep + replacement))
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
-    if yaml.safe_load(text) != params:  # an edit that YAML reads differently: refuse, write nothing
+    try:
+        reread = yaml.safe_load(text)
+    except yaml.YAMLError:
+        reread = None
+    if reread != params:  # an edit that YAML reads differently: refuse, write nothing
         raise InputError("cannot rewrite these values in place; edit params.yaml by hand",
                          file=str(params_path))
     if write:
