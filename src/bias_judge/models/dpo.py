@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import InputError
-from ..jsonio import read_jsonl, sha256_tree, write_json
+from ..jsonio import read_jsonl, sha256_tree
 from . import checkpoints, lm_head, rows as rowlib
 from .callbacks import DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from .materialize import check_model_folder
-from .training import (BaseSettings, Outputs, TrainSettings, check_settings, load_base,
-                       load_tokenizer, run, run_fingerprint_parts, save_outputs, trainer_kwargs)
+from .training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
+                       load_base, load_tokenizer, run_fingerprint_parts, train_and_summarise,
+                       trainer_kwargs)
 
 REFERENCES = ("base", "sft")
 
@@ -31,17 +32,6 @@ class DPOSettings(TrainSettings):
     beta: float = 0.1
     loss_type: str = "sigmoid"
     reference: str = "base"
-
-
-@dataclass
-class Prepared:
-    trainer: object
-    tokenizer: object
-    report: rowlib.LengthReport
-    resume_from: Path | None
-    rows_total: int
-    lora: dict
-    timer: TrainTimer
 
 
 def _check_adapter(adapter_dir: str) -> dict:
@@ -103,41 +93,13 @@ def prepare(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str
     trainable = [n for n, p in peft_model.named_parameters() if p.requires_grad]
     if not trainable or any(".ref." in n for n in trainable):
         raise RuntimeError("DPO policy adapter is not the only trainable part")  # a TRL/PEFT change
-    return Prepared(trainer, tokenizer, report, resume_from, len(rows),
-                    {"r": int(adapter_cfg.get("r", 0)), "alpha": int(adapter_cfg.get("lora_alpha", 0))},
-                    timer)
+    return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer,
+                    {"r": int(adapter_cfg.get("r", 0)), "alpha": int(adapter_cfg.get("lora_alpha", 0))})
 
 
 def train_dpo(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str,
               outputs: Outputs, base_name: str = "") -> dict:
-    from .runtime import hardware
-
     prep = prepare(base, s, sft_adapter, rows_path, outputs)
-    result = run(prep.trainer, prep.resume_from, prep.timer)
-    if prep.trainer.is_world_process_zero():
-        save_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs)
-    summary = {
-        "rows": len(prep.report.kept),
-        **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
-                                  "resumed_from_step")},
-        "hardware": hardware(),
-        "base_model": base_name or base.model_dir,
-        "quantization": base.quantization,
-        "lora_r": prep.lora["r"],
-        "lora_alpha": prep.lora["alpha"],
-        "learning_rate": s.learning_rate,
-        "effective_batch": s.effective_batch,
-        "max_length": s.max_length,
-        "seed": s.seed,
-        "dropped_or_truncated_rows": prep.report.overlong,
-        "overlong_policy": s.overlong,
-        "rows_available": prep.rows_total,
-        "max_row_tokens": prep.report.max_tokens,
-        "mean_row_tokens": round(prep.report.mean_tokens, 1),
-        "beta": s.beta,
-        "loss_type": s.loss_type,
-        "reference": s.reference,
-    }
-    if prep.trainer.is_world_process_zero():
-        write_json(outputs.metrics_path, summary, schema="train_summary")
-    return summary
+    return train_and_summarise(prep, base, s, outputs, base_name=base_name,
+                               extra={"beta": s.beta, "loss_type": s.loss_type,
+                                      "reference": s.reference})

@@ -4,14 +4,14 @@ completion (the judge's reply) only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from ..jsonio import read_jsonl, write_json
+from ..jsonio import read_jsonl
 from . import checkpoints, lm_head, rows as rowlib
 from .callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from .materialize import check_model_folder
-from .training import (BaseSettings, Outputs, TrainSettings, check_settings, load_base,
-                       load_tokenizer, run, run_fingerprint_parts, save_outputs, trainer_kwargs)
+from .training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
+                       load_base, load_tokenizer, run_fingerprint_parts, train_and_summarise,
+                       trainer_kwargs)
 
 
 @dataclass
@@ -20,16 +20,6 @@ class SFTSettings(TrainSettings):
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     target_modules: str | list = "all-linear"
-
-
-@dataclass
-class Prepared:
-    trainer: object
-    tokenizer: object
-    report: rowlib.LengthReport
-    resume_from: Path | None
-    rows_total: int
-    timer: TrainTimer
 
 
 def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs) -> Prepared:
@@ -66,37 +56,12 @@ def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs
         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, SFT_CURVES),
                    *outputs.extra_callbacks])
     lm_head.install_on_cpu(trainer)
-    return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer)
+    return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer,
+                    {"r": s.lora_r, "alpha": s.lora_alpha})
 
 
 def train_sft(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs,
               base_name: str = "") -> dict:
     """Train, write adapter + merged model + summary; returns the summary."""
-    from .runtime import hardware
-
     prep = prepare(base, s, rows_path, outputs)
-    result = run(prep.trainer, prep.resume_from, prep.timer)
-    if prep.trainer.is_world_process_zero():
-        save_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs)
-    summary = {
-        "rows": len(prep.report.kept),
-        **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
-                                  "resumed_from_step")},
-        "hardware": hardware(),
-        "base_model": base_name or base.model_dir,
-        "quantization": base.quantization,
-        "lora_r": s.lora_r,
-        "lora_alpha": s.lora_alpha,
-        "learning_rate": s.learning_rate,
-        "effective_batch": s.effective_batch,
-        "max_length": s.max_length,
-        "seed": s.seed,
-        "dropped_or_truncated_rows": prep.report.overlong,
-        "overlong_policy": s.overlong,
-        "rows_available": prep.rows_total,
-        "max_row_tokens": prep.report.max_tokens,
-        "mean_row_tokens": round(prep.report.mean_tokens, 1),
-    }
-    if prep.trainer.is_world_process_zero():
-        write_json(outputs.metrics_path, summary, schema="train_summary")
-    return summary
+    return train_and_summarise(prep, base, s, outputs, base_name=base_name)

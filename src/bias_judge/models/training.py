@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..errors import InputError
-from ..jsonio import sha256_file
+from ..jsonio import sha256_file, write_json
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 PRECISIONS = ("bf16", "fp16", "fp32")
@@ -202,6 +202,54 @@ def run(trainer, resume_from: Path | None, timer) -> dict:
         "tokens_per_s": round(state.num_input_tokens_seen / wall, 3) if wall > 0 else 0.0,
         "resumed_from_step": int(resume_from.name.split("-")[-1]) if resume_from else None,
     }
+
+
+@dataclass
+class Prepared:
+    """A trainer ready to run, and what its summary needs. `lora` is {r, alpha} as trained
+    (DPO reads them from the SFT adapter it continues)."""
+    trainer: object
+    tokenizer: object
+    report: object          # rows.LengthReport
+    resume_from: Path | None
+    rows_total: int
+    timer: object           # callbacks.TrainTimer
+    lora: dict
+
+
+def train_and_summarise(prep: Prepared, base: BaseSettings, s: TrainSettings, outputs: Outputs,
+                        *, base_name: str, extra: dict | None = None) -> dict:
+    """Train a prepared run, save adapter + merged model, write the `train_summary` metrics
+    (process 0 only, under DDP); returns the summary. `extra` adds stage-specific fields."""
+    from .runtime import hardware
+
+    result = run(prep.trainer, prep.resume_from, prep.timer)
+    main = prep.trainer.is_world_process_zero()
+    if main:
+        save_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs)
+    summary = {
+        "rows": len(prep.report.kept),
+        **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
+                                  "resumed_from_step")},
+        "hardware": hardware(),
+        "base_model": base_name or base.model_dir,
+        "quantization": base.quantization,
+        "lora_r": prep.lora["r"],
+        "lora_alpha": prep.lora["alpha"],
+        "learning_rate": s.learning_rate,
+        "effective_batch": s.effective_batch,
+        "max_length": s.max_length,
+        "seed": s.seed,
+        "dropped_or_truncated_rows": prep.report.overlong,
+        "overlong_policy": s.overlong,
+        "rows_available": prep.rows_total,
+        "max_row_tokens": prep.report.max_tokens,
+        "mean_row_tokens": round(prep.report.mean_tokens, 1),
+        **(extra or {}),
+    }
+    if main:
+        write_json(outputs.metrics_path, summary, schema="train_summary")
+    return summary
 
 
 def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs, merge_dtype: str = "auto") -> None:
