@@ -107,6 +107,16 @@ def sft_done(work) -> tuple[Path, dict]:
     return root, summary
 
 
+def test_adapter_config_lists_target_modules_in_a_fixed_order(sft_done):
+    """PEFT resolves `all-linear` to a set; saved as it is, the order follows the process's
+    string-hash seed, so an identical run wrote different adapter_config.json bytes (and DPO's
+    fingerprint of the SFT adapter changed, forcing a retrain)."""
+    root, _ = sft_done
+    config = json.loads((root / "models/sft/adapter/adapter_config.json").read_text())
+    modules = config["target_modules"]
+    assert isinstance(modules, list) and len(modules) >= 3 and modules == sorted(modules)
+
+
 def test_collated_batch_labels_only_the_completion(work, tmp_path):
     from transformers import AutoTokenizer
 

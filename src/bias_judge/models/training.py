@@ -264,6 +264,12 @@ def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs, merge_dtyp
         shutil.rmtree(tmp, ignore_errors=True)
     try:
         model = trainer.accelerator.unwrap_model(trainer.model)
+        config = model.peft_config.get("default")
+        if config is not None and isinstance(config.target_modules, (set, frozenset)):
+            # PEFT resolves "all-linear" to a set, saved in string-hash order: the same run
+            # would write different adapter_config.json bytes in every process, and DVC and
+            # DPO's resume fingerprint would see a new SFT adapter.
+            config.target_modules = sorted(config.target_modules)
         model.save_pretrained(str(tmp_adapter), selected_adapters=["default"])
         tokenizer.save_pretrained(str(tmp_adapter))
         # A QLoRA adapter merged into 4-bit weights would bake in the quantisation error.
