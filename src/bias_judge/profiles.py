@@ -72,17 +72,13 @@ def _span(text: str, key_node, node) -> tuple[int, int, str]:
     """Where to write a new value for `node`, and the separator before it. A block collection
     starts on the line below its key and its end mark includes the line break, so it is
     replaced from just after the key's colon up to its last character, keeping the break."""
-    if isinstance(node, (yaml_nodes().MappingNode, yaml_nodes().SequenceNode)) \
-            and not node.flow_style:
+    import yaml
+
+    if isinstance(node, (yaml.MappingNode, yaml.SequenceNode)) and not node.flow_style:
         start = text.index(":", key_node.end_mark.index) + 1
         end = start + len(text[start:node.end_mark.index].rstrip())
         return start, end, " "
     return node.start_mark.index, node.end_mark.index, ""
-
-
-def yaml_nodes():
-    import yaml
-    return yaml.nodes
 
 
 def _flow(value) -> str:
