@@ -21,7 +21,8 @@ def _settings(params_path: str | None):
     split = params.get("split") or {}
     label = params.get("label") or {}
     ev = params.get("eval") or {}
-    ctx = Context(ood_category=split.get("ood_category"), labeler=label.get("labeler"))
+    ctx = Context(ood_category=split.get("ood_category"), labeler=label.get("labeler"),
+                  prompt_style=(params.get("prompt") or {}).get("style", "published"))
     if isinstance(ev.get("max_new_tokens"), int):
         ctx.max_new_tokens = ev["max_new_tokens"]
     if isinstance(ev.get("max_model_len"), int):

@@ -34,6 +34,7 @@ PUBLISHED = {
     "sample_temperature": 0.3,
     "samples": 5,
     "seed": 42,
+    "split_set": True,
     "human_sets": {},
     "max_pairs": None,
     "batch_size": 16,
@@ -42,11 +43,15 @@ PUBLISHED = {
 }
 
 
-def eval_sets(split_path: str, human_sets: dict[str, str]) -> dict[str, str]:
+def eval_sets(split_path: str, human_sets: dict[str, str], split_set: bool = True) -> dict[str, str]:
     if SPLIT_SET in human_sets:
         raise InputError(f"the name '{SPLIT_SET}' is taken by the split's own eval set",
                          field=f"eval.human_sets.{SPLIT_SET}")
-    return {SPLIT_SET: split_path, **human_sets}
+    sets = {SPLIT_SET: split_path, **human_sets} if split_set else dict(human_sets)
+    if not sets:
+        raise InputError("nothing to evaluate: split_set is false and human_sets is empty",
+                         field="eval.split_set")
+    return sets
 
 
 @click.command(help="Run the seven judge passes of one checkpoint over the eval sets and "
@@ -71,12 +76,13 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
     from bias_judge.schema import first_error, validator_for
 
     p = stage_params(params_path, "eval") or PUBLISHED
+    style = (stage_params(params_path, "prompt") or {"style": "published"})["style"]
     settings = PassSettings(max_new_tokens=p["max_new_tokens"],
                             sample_temperature=p["sample_temperature"], samples=p["samples"],
-                            seed=p["seed"], batch_size=p["batch_size"])
+                            seed=p["seed"], batch_size=p["batch_size"], prompt_style=style)
     # Every input is checked before the (slow) engine start.
     sets = {name: (path, load_eval_set(path))
-            for name, path in eval_sets(eval_set, p["human_sets"]).items()}
+            for name, path in eval_sets(eval_set, p["human_sets"], p["split_set"]).items()}
     check_checkpoint(model_dir)
 
     out = Path(out_dir)
@@ -103,7 +109,7 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
                 "seed": p["seed"],
                 "counts": {**summary, "pairs_in_set": len(rows)},
                 "inputs": {path: jsonio.sha256_file(path)},
-                "params": p,
+                "params": {**p, "prompt_style": style},
                 "warnings": ([f"{summary['skipped_too_long']} prompt(s) longer than "
                               f"max_model_len {engine.max_model_len} were not generated"]
                              if summary["skipped_too_long"] else []),

@@ -35,12 +35,13 @@ DEFAULTS = {
 @one_line_errors
 def command(labels_path: str, out_dir: str, params_path: str | None) -> None:
     params = stage_params(params_path, "format") or DEFAULTS
+    style = (stage_params(params_path, "prompt") or {"style": "published"})["style"]
     labelled = jsonio.read_jsonl(labels_path, schema="labelled_pair")
     rows = build_rows(labelled, seed=params["seed"],
                       sft_min_confidence=params["sft_min_confidence"],
                       dpo_min_confidence=params["dpo_min_confidence"],
                       dpo_rejected=params["dpo_rejected"],
-                      max_length_ratio=params["max_length_ratio"])
+                      max_length_ratio=params["max_length_ratio"], prompt_style=style)
     for warning in rows.warnings:
         click.echo(f"warning: {warning}", err=True)
     out = Path(out_dir)
@@ -52,7 +53,7 @@ def command(labels_path: str, out_dir: str, params_path: str | None) -> None:
         "seed": params["seed"],
         "counts": rows.counts,
         "inputs": {labels_path: jsonio.sha256_file(labels_path)},
-        "params": params,
+        "params": {**params, "prompt_style": style},
         "warnings": rows.warnings,
     })
     click.echo(f"format: {len(rows.sft)} SFT rows, {len(rows.dpo)} DPO rows "

@@ -5,6 +5,7 @@ gold-quality report of the rule labeler against human-labelled sets.
         [--gold-report metrics/gold_quality.json] [--levels-from data/pairs.jsonl] [--params params.yaml]
 
 params section `label`: labeler (rule | import), biased_vs_unclear (TIE | A_or_B),
+reasoning (prose | stepwise, rule labeler),
 human_eval_sets [paths], import_files [paths], import_rejected (path | null).
 
 Human-labelled sets in the published holdout format lack the responses' bias levels;
@@ -28,6 +29,7 @@ from bias_judge.stages.common import one_line_errors, params_option, stage_param
 DEFAULTS = {
     "labeler": "rule",
     "biased_vs_unclear": "TIE",
+    "reasoning": "prose",
     "human_eval_sets": [],
     "import_files": [],
     "import_rejected": None,
@@ -43,7 +45,8 @@ def _tally(rows: list[dict], key: str) -> dict:
 
 def label_options(params: dict, inputs: dict) -> dict:
     if params["labeler"] == "rule":
-        return {"biased_vs_unclear": params["biased_vs_unclear"]}
+        return {"biased_vs_unclear": params["biased_vs_unclear"],
+                "reasoning": params["reasoning"]}
     if not params["import_files"]:
         raise InputError("labeler 'import' needs at least one file in import_files",
                          field="label.import_files")

@@ -30,6 +30,7 @@ class PassSettings:
     samples: int = len(SAMPLE_RUNS)
     seed: int = 42
     batch_size: int = 16
+    prompt_style: str = "published"
 
     def __post_init__(self):
         if self.samples != len(SAMPLE_RUNS):
@@ -124,7 +125,7 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Pass
     fits: dict[tuple[str, str], bool] = {}
     for pair in pairs:
         for order, swapped in (("original", False), ("swapped", True)):
-            messages = build_messages(pair, swapped=swapped)
+            messages = build_messages(pair, swapped=swapped, style=settings.prompt_style)
             prompts[pair["pair_id"], order] = messages
             fits[pair["pair_id"], order] = engine.count_prompt_tokens(messages) < limit
 

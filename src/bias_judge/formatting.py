@@ -28,22 +28,26 @@ class Rows:
     warnings: list[str] = field(default_factory=list)
 
 
-def _oriented(reasoning: str, verdict: str, order: str) -> str:
+def _oriented(reasoning: str, verdict: str, order: str, swapped_reasoning: str | None = None) -> str:
+    """The target for one response order. A labeler that writes its own reasoning for the
+    swapped order (`reasoning_swapped`) is taken at its word; otherwise the mentions swap."""
     if order == "swapped":
-        reasoning, verdict = swap_reasoning(reasoning), swap_verdict(verdict)
+        reasoning = swapped_reasoning or swap_reasoning(reasoning)
+        verdict = swap_verdict(verdict)
     return format_target(reasoning, verdict)
 
 
 class _Prompts:
     """Each pair's two prompts, built and checked once for both the SFT and the DPO rows."""
 
-    def __init__(self):
+    def __init__(self, style: str = "published"):
+        self.style = style
         self._cache: dict[tuple[str, str], list[dict]] = {}
 
     def __call__(self, pair: dict, order: str) -> list[dict]:
         key = (pair["pair_id"], order)
         if key not in self._cache:
-            messages = build_messages(pair, swapped=order == "swapped")
+            messages = build_messages(pair, swapped=order == "swapped", style=self.style)
             # The system prompt is checked at import; the user message holds response texts.
             assert_no_thinking_switch(messages[1]["content"],
                                       f"pair {pair['pair_id']} ({order}) prompt")
@@ -67,7 +71,8 @@ def sft_rows(labelled: list[dict], *, min_confidence: int,
             verdict = pair["verdict"] if order == "original" else swap_verdict(pair["verdict"])
             rows.append({
                 "prompt": prompts(pair, order),
-                "completion": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order),
+                "completion": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order,
+                                                        pair.get("reasoning_swapped")),
                                               pair["pair_id"], order, "completion"),
                 "pair_id": pair["pair_id"],
                 "order": order,
@@ -102,19 +107,23 @@ def dpo_rows(labelled: list[dict], *, min_confidence: int, rejected_mode: str,
         if imported and imported["verdict"] != pair["verdict"]:
             kind = "imported"
             rej_reasoning, rej_verdict = imported["reasoning"], imported["verdict"]
+            rej_swapped = None
         else:
             kind = _rejected_kind(rejected_mode, made)
             made += 1
             rej_reasoning, rej_verdict = make_rejected(
                 kind, pair=pair, verdict=pair["verdict"],
                 reasoning=pair["reasoning"], seed=seed)
+            # A flip keeps the chosen reasoning word for word, in either order.
+            rej_swapped = pair.get("reasoning_swapped") if kind == "verdict_flip" else None
         for order in ORDERS:
             pid = pair["pair_id"]
             rows.append({
                 "prompt": prompts(pair, order),
-                "chosen": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order),
+                "chosen": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order,
+                                                    pair.get("reasoning_swapped")),
                                           pid, order, "chosen"),
-                "rejected": _checked_target(_oriented(rej_reasoning, rej_verdict, order),
+                "rejected": _checked_target(_oriented(rej_reasoning, rej_verdict, order, rej_swapped),
                                             pid, order, "rejected"),
                 "pair_id": pid,
                 "order": order,
@@ -141,12 +150,13 @@ def _tally(rows: list[dict], key: str) -> dict[str, int]:
 
 
 def build_rows(labelled: list[dict], *, seed: int, sft_min_confidence: int,
-               dpo_min_confidence: int, dpo_rejected: str, max_length_ratio: float) -> Rows:
+               dpo_min_confidence: int, dpo_rejected: str, max_length_ratio: float,
+               prompt_style: str = "published") -> Rows:
     """SFT and DPO rows, sorted by pair_id then order. Fails (InputError) when a prompt or
     target holds a thinking switch, or when chosen answers are longer than rejected ones by
     more than `max_length_ratio` (median tokens), which would let length decide."""
     ordered = sorted(labelled, key=lambda p: p["pair_id"])
-    prompts = _Prompts()
+    prompts = _Prompts(prompt_style)
     sft = sft_rows(ordered, min_confidence=sft_min_confidence, prompts=prompts)
     dpo = dpo_rows(ordered, min_confidence=dpo_min_confidence, rejected_mode=dpo_rejected,
                    seed=seed, prompts=prompts)

@@ -46,7 +46,7 @@ def leaf_keys(tree: dict, prefix: str = "") -> set[str]:
     out = set()
     for k, v in tree.items():
         key = f"{prefix}{k}"
-        if isinstance(v, dict) and v:
+        if isinstance(v, dict) and v and not _open_mapping(key.split(".")):
             out |= leaf_keys(v, key + ".")
         else:
             out.add(key)
@@ -87,13 +87,27 @@ def _flow(value) -> str:
     return text[:-3].strip() if text.endswith("...") else text
 
 
+def _open_mapping(path: list[str]) -> bool:
+    """True when the params schema makes the mapping at `path` a free name -> value table
+    (like `eval.human_sets`): a profile replaces such a table whole instead of merging keys."""
+    from .schema import load_schema
+
+    node = load_schema("params")
+    for key in path:
+        node = (node.get("properties") or {}).get(key)
+        if not isinstance(node, dict):
+            return False
+    return isinstance(node.get("additionalProperties"), dict)
+
+
 def _merge(target: dict, overlay: dict, path: list[str], found: list, source: str) -> None:
     for key, value in overlay.items():
         dotted = ".".join(path + [key])
         if not isinstance(target, dict) or key not in target:
             raise InputError(f"profile sets '{dotted}', which params.yaml does not have",
                              file=source, field=dotted)
-        if isinstance(value, dict) and value and isinstance(target[key], dict):
+        if (isinstance(value, dict) and value and isinstance(target[key], dict)
+                and not _open_mapping(path + [key])):
             _merge(target[key], value, path + [key], found, source)
         elif target[key] != value:
             target[key] = value

@@ -50,6 +50,7 @@ class Context:
     labeler: str | None = None
     max_new_tokens: int = 1024
     max_model_len: int = 4096
+    prompt_style: str = "published"
 
 
 def template_path() -> Path:
@@ -359,8 +360,9 @@ def card_context(checkpoint: str, inputs: CardInputs, settings: CardSettings, ct
             "is_gemma": isinstance(arch, str) and "gemma" in arch.lower(),
         },
         "thinking": thinking,
-        "system_prompt_literal": sections.py_string_literal(prompt.SYSTEM_PROMPT),
-        "user_template_literal": sections.py_string_literal(sections.user_template(prompt.build_messages)),
+        "system_prompt_literal": sections.py_string_literal(prompt.PROMPT_STYLES[ctx.prompt_style][0]),
+        "user_template_literal": sections.py_string_literal(sections.user_template(
+            lambda pair, swapped: prompt.build_messages(pair, swapped, style=ctx.prompt_style))),
         "verdict_regex_literal": _raw_literal(prompt.VERDICT_RE.pattern),
         "max_new_tokens": ctx.max_new_tokens,
         "max_model_len": ctx.max_model_len,
