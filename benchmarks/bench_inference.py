@@ -42,7 +42,7 @@ def parse_args(argv=None):
 
 
 def run_engine(kind: str, args, conversations) -> dict:
-    from bias_judge.inference import load_engine
+    from bias_judge.evaluation.inference import load_engine
 
     opts = {"batch_size": args.batch_size}
     if kind == "vllm" and args.enforce_eager:
@@ -70,9 +70,9 @@ def run_engine(kind: str, args, conversations) -> dict:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    from bias_judge.inference import vllm_available
-    from bias_judge.jsonio import read_jsonl
-    from bias_judge.prompt import build_messages
+    from bias_judge.evaluation.inference import vllm_available
+    from bias_judge.core.jsonio import read_jsonl
+    from bias_judge.data.prompt import build_messages
 
     pairs = read_jsonl(args.pairs)[: args.prompts]
     conversations = [build_messages(p) for p in pairs]

@@ -41,7 +41,7 @@ def child(config: str, rows_path: str, model_dir: str, n: int, params_path: str)
     """One training run in this process; returns its measurements."""
     import yaml
 
-    from bias_judge.jsonio import read_jsonl
+    from bias_judge.core.jsonio import read_jsonl
     from bias_judge.models import runtime
     from bias_judge.models.lora import lora_config
     from bias_judge.models.training import TrainSettings, load_base, load_tokenizer, trainer_kwargs

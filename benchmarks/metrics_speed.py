@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bias_judge.eval_sets import RUNS
+from bias_judge.evaluation.eval_sets import RUNS
 
 BUCKETS = ["clear_bias_vs_clean", "subtle_bias_vs_clean", "tracked_bias_vs_alternate",
            "both_clean_tie", "adversarial"]
@@ -61,8 +61,8 @@ def main() -> None:
                 "--out", str(tmp / "m.json"), "--confusion", str(tmp / "c.json"),
                 "--resamples", str(args.resamples)]
 
-        from bias_judge.eval_sets import load_eval_set, load_predictions
-        from bias_judge.metrics import compute_metrics
+        from bias_judge.evaluation.eval_sets import load_eval_set, load_predictions
+        from bias_judge.evaluation.metrics import compute_metrics
         from bias_judge.stages.metrics import command
 
         t0 = time.perf_counter()

@@ -28,10 +28,10 @@ DEFAULTS = {"source": "google/gemma-4-E4B-it", "revision": None, "chat_template"
 @params_option
 @one_line_errors
 def command(out, metrics_path, params_path):
-    from bias_judge.jsonio import write_json
+    from bias_judge.core.jsonio import write_json
     from bias_judge.models.materialize import materialize
 
-    from bias_judge.params import load_params
+    from bias_judge.core.params import load_params
 
     p = {**DEFAULTS, **(load_params(params_path).get("model", {}) if params_path else {})}
     info = materialize(p["source"], out, revision=p.get("revision"),

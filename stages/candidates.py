@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.generators import count_by, make_generator
+from bias_judge.core import jsonio
+from bias_judge.data.generators import count_by, make_generator
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 DEFAULTS = {

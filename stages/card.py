@@ -13,7 +13,7 @@ from bias_judge.stages.common import one_line_errors, params_option
 
 def _settings(params_path: str | None):
     from bias_judge.card.render import CardSettings, Context
-    from bias_judge.params import load_params
+    from bias_judge.core.params import load_params
 
     if params_path is None:
         return CardSettings(), Context()

@@ -7,8 +7,8 @@ import sys
 
 import click
 
-from bias_judge.errors import InputError
-from bias_judge.params import load_params
+from bias_judge.core.errors import InputError
+from bias_judge.core.params import load_params
 
 params_option = click.option(
     "--params", "params_path", default=None, type=click.Path(dir_okay=False),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import click
 
-from bias_judge import fetch_bbq as fb
+from bias_judge.data import fetch_bbq as fb
 from bias_judge.stages.common import one_line_errors
 
 

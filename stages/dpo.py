@@ -43,8 +43,8 @@ def dpo_settings(p: dict | None):
 @params_option
 @one_line_errors
 def command(model_dir, sft_adapter, rows, out_dir, metrics_path, live_dir, params_path):
-    from bias_judge.errors import InputError
-    from bias_judge.params import load_params
+    from bias_judge.core.errors import InputError
+    from bias_judge.core.params import load_params
 
     params = load_params(params_path) if params_path else {}
     model_p = params.get("model")

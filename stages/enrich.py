@@ -9,9 +9,9 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.classify import enrich_rows
-from bias_judge.generators import count_by
+from bias_judge.core import jsonio
+from bias_judge.data.classify import enrich_rows
+from bias_judge.data.generators import count_by
 from bias_judge.stages.common import one_line_errors
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.errors import InputError
+from bias_judge.core import jsonio
+from bias_judge.core.errors import InputError
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 SPLIT_SET = "split"
@@ -69,11 +69,11 @@ def eval_sets(split_path: str, human_sets: dict[str, str], split_set: bool = Tru
 @one_line_errors
 def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metrics_path: str,
             params_path: str | None) -> None:
-    from bias_judge.eval_sets import load_eval_set
-    from bias_judge.evaluation import PassSettings, run_passes, select_pairs
-    from bias_judge.inference import check_checkpoint, load_engine
-    from bias_judge.metrics import compute_metrics, confusion_records
-    from bias_judge.schema import first_error, validator_for
+    from bias_judge.evaluation.eval_sets import load_eval_set
+    from bias_judge.evaluation.passes import PassSettings, run_passes, select_pairs
+    from bias_judge.evaluation.inference import check_checkpoint, load_engine
+    from bias_judge.evaluation.metrics import compute_metrics, confusion_records
+    from bias_judge.core.schema import first_error, validator_for
 
     p = stage_params(params_path, "eval") or PUBLISHED
     style = (stage_params(params_path, "prompt") or {"style": "published"})["style"]

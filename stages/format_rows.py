@@ -13,8 +13,8 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.formatting import build_rows
+from bias_judge.core import jsonio
+from bias_judge.data.format_rows import build_rows
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 DEFAULTS = {

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import click
 
-from bias_judge import bbq, jsonio
+from bias_judge.data import bbq
+from bias_judge.core import jsonio
 from bias_judge.stages.common import one_line_errors
 
 

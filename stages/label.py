@@ -20,10 +20,10 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.errors import InputError
-from bias_judge.labelers import run_labeler
-from bias_judge.labelers.imported import attach_rejected, read_label_file, read_rejected_file
+from bias_judge.core import jsonio
+from bias_judge.core.errors import InputError
+from bias_judge.data.labelers import run_labeler
+from bias_judge.data.labelers.imported import attach_rejected, read_label_file, read_rejected_file
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 DEFAULTS = {
@@ -58,7 +58,7 @@ def label_options(params: dict, inputs: dict) -> dict:
 
 
 def build_gold_report(params: dict, levels_from: str | None, inputs: dict) -> dict:
-    from bias_judge.labelers.gold_quality import gold_quality_report
+    from bias_judge.data.labelers.gold_quality import gold_quality_report
 
     sets = []
     for path in params["human_eval_sets"]:

@@ -27,9 +27,9 @@ from bias_judge.stages.common import one_line_errors
 @one_line_errors
 def command(eval_set, predictions, tokenizer, out, confusion_out, seed, resamples):
     """Judge metrics for one eval set (SPEC §8) with 95 % bootstrap intervals."""
-    from bias_judge.eval_sets import load_eval_set, load_predictions
-    from bias_judge.jsonio import write_json
-    from bias_judge.metrics import compute_metrics, confusion_records, load_token_counter
+    from bias_judge.evaluation.eval_sets import load_eval_set, load_predictions
+    from bias_judge.core.jsonio import write_json
+    from bias_judge.evaluation.metrics import compute_metrics, confusion_records, load_token_counter
 
     # Load everything (the tokenizer too) before computing, and compute everything before
     # writing, so any bad input leaves no file behind.

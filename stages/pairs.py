@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.errors import InputError
-from bias_judge.pairing import bucket_counts, build_pairs, sorted_unique_pairs
+from bias_judge.core import jsonio
+from bias_judge.core.errors import InputError
+from bias_judge.data.pairing import bucket_counts, build_pairs, sorted_unique_pairs
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 DEFAULTS = {

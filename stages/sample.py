@@ -12,8 +12,9 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio, sampling
-from bias_judge.errors import InputError
+from bias_judge.core import jsonio
+from bias_judge.data import sampling
+from bias_judge.core.errors import InputError
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 

@@ -73,8 +73,8 @@ def qualify(exc, section: str):
 @params_option
 @one_line_errors
 def command(model_dir, rows, out_dir, metrics_path, live_dir, params_path):
-    from bias_judge.errors import InputError
-    from bias_judge.params import load_params
+    from bias_judge.core.errors import InputError
+    from bias_judge.core.params import load_params
 
     params = load_params(params_path) if params_path else {}
     model_p = params.get("model")
@@ -98,7 +98,7 @@ def command(model_dir, rows, out_dir, metrics_path, live_dir, params_path):
 
 def _quiet_libraries() -> None:
     """Progress bars of datasets/transformers only when bias_judge's own would show."""
-    from bias_judge.progress import progress_enabled
+    from bias_judge.core.progress import progress_enabled
     if not progress_enabled():
         import datasets
         import transformers

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from bias_judge import jsonio
-from bias_judge.splitting import PUBLISHED_SETTINGS, split_pairs
+from bias_judge.core import jsonio
+from bias_judge.data.splitting import PUBLISHED_SETTINGS, split_pairs
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
 

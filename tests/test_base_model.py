@@ -10,12 +10,12 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from bias_judge.errors import InputError
-from bias_judge.jsonio import sha256_tree
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import sha256_tree
 from bias_judge.models import sources
 from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, has_thinking_mode
 from bias_judge.models.materialize import check_model_folder, materialize
-from bias_judge.schema import first_error, validator_for
+from bias_judge.core.schema import first_error, validator_for
 from bias_judge.stages.cli import main as cli
 
 
@@ -72,7 +72,7 @@ def test_tiny_folder_is_complete_and_deterministic(tmp_path, tiny_dir):
 def test_tiny_chat_template_marks_the_completion(tiny_dir):
     from transformers import AutoTokenizer
 
-    from bias_judge.prompt import SYSTEM_PROMPT
+    from bias_judge.data.prompt import SYSTEM_PROMPT
 
     tok = AutoTokenizer.from_pretrained(tiny_dir)
     prompt = [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Which?"}]

@@ -13,14 +13,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bias_judge import prompt
-from bias_judge.card.formatting import format_cell, round3
+from bias_judge.data import prompt
+from bias_judge.card.cells import format_cell, round3
 from bias_judge.card.inputs import load_inputs
-from bias_judge.card.metrics import BY_KEY, METRICS, Measured
+from bias_judge.card.headline import BY_KEY, METRICS, Measured
 from bias_judge.card.render import CardSettings, Context, render_card
 from bias_judge.card.validate import front_matter, validate_card_text
-from bias_judge.errors import InputError
-from bias_judge.params import validate_params
+from bias_judge.core.errors import InputError
+from bias_judge.core.params import validate_params
 from bias_judge.stages.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "card"
@@ -383,7 +383,7 @@ def test_dvc_card_stage_reruns_on_its_inputs_only(tmp_path):
 def test_fixtures_follow_the_producers_schemas():
     """The hand-written fixtures must keep the shapes the metrics, training and base-model
     stages actually write, or the card tests would prove nothing about real inputs."""
-    from bias_judge.schema import first_error, validator_for
+    from bias_judge.core.schema import first_error, validator_for
 
     metrics = FIXTURES / "metrics"
     checks = [(json.loads((metrics / f"train_{s}.json").read_text()), "train_summary")

@@ -7,12 +7,12 @@ from collections import Counter
 
 import pytest
 
-from bias_judge import jsonio
-from bias_judge.classify import (
+from bias_judge.core import jsonio
+from bias_judge.data.classify import (
     classify_choice, enrich_candidate, enrich_rows, is_confident, is_hedged, is_uncertain,
     parse_choice,
 )
-from bias_judge.errors import InputError
+from bias_judge.core.errors import InputError
 
 from test_generators import make_item, synthetic_items
 
@@ -180,7 +180,7 @@ def _published_responses(shared_data):
 def test_parser_agrees_with_the_published_levels(shared_data):
     """The published levels came from a rule-based reading of the same texts; ours should
     agree on nearly all of them (the rest are texts that name an option only by its words)."""
-    from bias_judge.classify import LEVEL_OF
+    from bias_judge.data.classify import LEVEL_OF
     responses = _published_responses(shared_data)
     assert len(responses) > 4000
     agree = sum(LEVEL_OF[classify_choice(parse_choice(text), False, answer, target)] == level

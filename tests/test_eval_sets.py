@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge.errors import InputError
-from bias_judge.eval_sets import (RUNS, gold_of, index_predictions, load_eval_set,
+from bias_judge.core.errors import InputError
+from bias_judge.evaluation.eval_sets import (RUNS, gold_of, index_predictions, load_eval_set,
                                   load_predictions, slice_group)
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"

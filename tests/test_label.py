@@ -10,14 +10,14 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bias_judge import jsonio
-from bias_judge.errors import InputError
-from bias_judge.labelers import run_labeler
-from bias_judge.labelers.gold_quality import gold_quality_report
-from bias_judge.labelers.imported import attach_rejected, read_label_file
-from bias_judge.labelers.rule import label_pair
-from bias_judge.prompt import swap_reasoning
-from bias_judge.schema import first_error, validator_for
+from bias_judge.core import jsonio
+from bias_judge.core.errors import InputError
+from bias_judge.data.labelers import run_labeler
+from bias_judge.data.labelers.gold_quality import gold_quality_report
+from bias_judge.data.labelers.imported import attach_rejected, read_label_file
+from bias_judge.data.labelers.rule import label_pair
+from bias_judge.data.prompt import swap_reasoning
+from bias_judge.core.schema import first_error, validator_for
 from bias_judge.stages.label import command
 
 REPO = Path(__file__).resolve().parents[1]

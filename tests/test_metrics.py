@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bias_judge.eval_sets import RUNS, SAMPLE_RUNS
-from bias_judge.metrics import (batched_kappa, compute_metrics, confusion_records, kappa,
+from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.evaluation.metrics import (batched_kappa, compute_metrics, confusion_records, kappa,
                                 load_token_counter)
-from bias_judge.schema import first_error, validator_for
+from bias_judge.core.schema import first_error, validator_for
 from bias_judge.stages.metrics import command
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
@@ -366,7 +366,7 @@ def test_cli_bad_input_is_one_line_exit_2_and_no_file(tmp_path, hand, case):
 
 @pytest.mark.skipif(not HOLDOUT.is_file(), reason="shared data not present")
 def test_cli_on_the_published_holdout_as_it_is(tmp_path):
-    from bias_judge.eval_sets import load_eval_set
+    from bias_judge.evaluation.eval_sets import load_eval_set
     pairs = load_eval_set(HOLDOUT)
     preds = [prediction(p["pair_id"], run, p["human_verdict"]) for p in pairs for run in RUNS]
     out = tmp_path / "holdout.json"

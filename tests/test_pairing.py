@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from bias_judge import jsonio
-from bias_judge.classify import enrich_candidate
-from bias_judge.errors import InputError
-from bias_judge.generators import make_generator
-from bias_judge.pairing import BUCKETS, build_pairs, pair_id
-from bias_judge.schema import first_error, validator_for
+from bias_judge.core import jsonio
+from bias_judge.data.classify import enrich_candidate
+from bias_judge.core.errors import InputError
+from bias_judge.data.generators import make_generator
+from bias_judge.data.pairing import BUCKETS, build_pairs, pair_id
+from bias_judge.core.schema import first_error, validator_for
 
 from test_generators import synthetic_items
 

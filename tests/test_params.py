@@ -8,8 +8,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bias_judge.errors import InputError
-from bias_judge.params import load_params
+from bias_judge.core.errors import InputError
+from bias_judge.core.params import load_params
 from bias_judge.stages.cli import main
 
 REPO = Path(__file__).resolve().parents[1]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bias_judge import prompt
-from bias_judge.errors import InputError
+from bias_judge.data import prompt
+from bias_judge.core.errors import InputError
 
 
 def _pair(**over):

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bias_judge import bbq, sampling
-from bias_judge.jsonio import read_jsonl, sha256_file
+from bias_judge.data import bbq, sampling
+from bias_judge.core.jsonio import read_jsonl, sha256_file
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from bias_judge import jsonio
-from bias_judge.splitting import (PUBLISHED_IN_DIST, PUBLISHED_SETTINGS, gold_verdict,
+from bias_judge.core import jsonio
+from bias_judge.data.splitting import (PUBLISHED_IN_DIST, PUBLISHED_SETTINGS, gold_verdict,
                                   proportional_targets, split_pairs)
 from bias_judge.stages.split import command
 

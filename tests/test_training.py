@@ -17,15 +17,15 @@ import yaml
 from click.testing import CliRunner
 from transformers import TrainerCallback
 
-from bias_judge.errors import InputError
-from bias_judge.jsonio import write_jsonl
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import write_jsonl
 from bias_judge.models import rows as rowlib
 from bias_judge.models.dpo import DPOSettings, train_dpo
 from bias_judge.models.materialize import materialize
 from bias_judge.models.sft import SFTSettings, prepare, train_sft
 from bias_judge.models.training import BaseSettings, Outputs
-from bias_judge.params import load_params
-from bias_judge.prompt import build_messages, format_target, swap_reasoning, swap_verdict
+from bias_judge.core.params import load_params
+from bias_judge.data.prompt import build_messages, format_target, swap_reasoning, swap_verdict
 from bias_judge.stages.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[1]
@@ -147,7 +147,7 @@ def test_collated_batch_labels_only_the_completion(work, tmp_path):
 def test_sft_writes_adapter_merged_summary_and_curves(sft_done):
     from transformers import AutoModelForCausalLM
 
-    from bias_judge.schema import first_error, validator_for
+    from bias_judge.core.schema import first_error, validator_for
 
     root, summary = sft_done
     assert first_error(validator_for("train_summary"), summary) is None
@@ -410,7 +410,7 @@ def test_bad_rows_or_model_stop_with_one_line(work, tmp_path):
 
 def test_params_schema_ranges():
     params = load_params(REPO / "params.yaml")
-    from bias_judge.params import validate_params
+    from bias_judge.core.params import validate_params
 
     for section, key, value in [("sft", "learning_rate", 0), ("dpo", "beta", 0),
                                 ("sft", "warmup_ratio", 1.0), ("dpo", "reference", "other"),

@@ -11,9 +11,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
-from ..jsonio import read_json
-from .metrics import CHECKPOINTS, SetMetrics, read_eval_file
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import read_json
+from bias_judge.card.headline import CHECKPOINTS, SetMetrics, read_eval_file
 
 
 @dataclass

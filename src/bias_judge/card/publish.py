@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
-from .validate import validate_card_file
+from bias_judge.core.errors import InputError
+from bias_judge.card.validate import validate_card_file
 
 TOKEN_ENV = "HF_TOKEN"
 

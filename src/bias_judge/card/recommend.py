@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .formatting import format_value
-from .metrics import BY_KEY, COLUMN_LABELS, METRICS, Measured, MetricSpec
+from bias_judge.card.cells import format_value
+from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRICS, Measured, MetricSpec
 
 
 def _shown(m: Measured, spec: MetricSpec) -> float:

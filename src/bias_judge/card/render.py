@@ -12,13 +12,13 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from ..errors import InputError
-from ..jsonio import atomic_open
-from . import recommend, sections
-from .formatting import format_cell, md_escape, round3
-from .inputs import CardInputs
-from .metrics import BY_KEY, CHECKPOINTS, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING, RELEASED
-from .validate import validate_card_text
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import atomic_open
+from bias_judge.card import recommend, sections
+from bias_judge.card.cells import format_cell, md_escape, round3
+from bias_judge.card.inputs import CardInputs
+from bias_judge.card.headline import BY_KEY, CHECKPOINTS, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING, RELEASED
+from bias_judge.card.validate import validate_card_text
 
 TASK_TYPE = "text-classification"
 TASK_NAME = "Social-bias judge (A / B / TIE verdict)"
@@ -321,7 +321,7 @@ def _labeler_text(labeler: str | None) -> str:
 
 def card_context(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx: Context,
                  *, metrics_file: str = "metrics") -> dict:
-    from .. import prompt
+    from bias_judge.data import prompt
 
     other = "sft" if checkpoint == "dpo" else "dpo"
     ood = _ood_name(inputs, ctx)

@@ -7,8 +7,8 @@ import math
 import os
 import re
 
-from .formatting import DASH, format_cell, md_escape
-from .metrics import Measured
+from bias_judge.card.cells import DASH, format_cell, md_escape
+from bias_judge.card.headline import Measured
 
 BBQ_CATEGORIES = (
     "age", "disability_status", "gender_identity", "nationality", "physical_appearance",
@@ -182,7 +182,7 @@ def _pct(x) -> str:
 def _gold_row(set_name: str, slice_name: str, bucket: str, entry: dict, file: str, field: str) -> dict:
     kappa = entry.get("kappa")
     if kappa is not None and not _is_num(kappa):
-        from ..errors import InputError
+        from bias_judge.core.errors import InputError
         raise InputError("expected a number or null", file=file, field=f"{field}.kappa")
     n = entry.get("n_scored", entry.get("n"))
     return {"set": md_escape(set_name), "slice": md_escape(slice_name), "bucket": md_escape(bucket),

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from transformers import TrainerCallback
 
-from .checkpoints import mark_complete
+from bias_judge.models.checkpoints import mark_complete
 
 SFT_CURVES = ("loss", "learning_rate", "grad_norm")
 DPO_CURVES = SFT_CURVES + ("rewards/accuracies", "rewards/margins")

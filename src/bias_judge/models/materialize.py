@@ -9,9 +9,9 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from ..errors import InputError
-from .chat_templates import GEMMA3_CHAT_TEMPLATE, GEMMA3_END_OF_TURN, has_thinking_mode
-from .sources import Source, resolve
+from bias_judge.core.errors import InputError
+from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, GEMMA3_END_OF_TURN, has_thinking_mode
+from bias_judge.models.sources import Source, resolve
 
 # Files a hub download or folder copy keeps. Pickled weights (.bin, .pt) are never copied:
 # safetensors only, and no custom code (.py) since nothing runs with trust_remote_code.
@@ -32,7 +32,7 @@ def materialize(source: str, out_dir: str | os.PathLike, *, revision: str | None
     tmp.parent.mkdir(parents=True, exist_ok=True)
     try:
         if src.kind == "tiny":
-            from .tiny import write_tiny
+            from bias_judge.models.tiny import write_tiny
             write_tiny(tmp)
         elif src.kind == "gguf":
             _from_gguf(Path(src.location), tmp)

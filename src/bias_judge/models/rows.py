@@ -7,7 +7,7 @@ import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
 
-from ..errors import InputError
+from bias_judge.core.errors import InputError
 
 OVERLONG_POLICIES = ("drop", "truncate", "error")
 

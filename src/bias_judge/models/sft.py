@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..jsonio import read_jsonl
-from . import checkpoints, lm_head, rows as rowlib
-from .callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
-from .materialize import check_model_folder
-from .training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
+from bias_judge.core.jsonio import read_jsonl
+from bias_judge.models import checkpoints, lm_head, rows as rowlib
+from bias_judge.models.callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
+from bias_judge.models.materialize import check_model_folder
+from bias_judge.models.training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
                        load_base, load_tokenizer, run_fingerprint_parts, train_and_summarise,
                        trainer_kwargs)
 
@@ -29,7 +29,7 @@ def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs
     check_model_folder(base.model_dir)
     rows = read_jsonl(rows_path, schema="sft_row")
     if not rows:
-        from ..errors import InputError
+        from bias_judge.core.errors import InputError
         raise InputError("no SFT rows", file=rows_path)
     subset = rowlib.select_rows(rows, s.max_rows, s.seed)
     tokenizer = load_tokenizer(base.model_dir)
@@ -39,7 +39,7 @@ def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from .lora import lora_config
+    from bias_judge.models.lora import lora_config
 
     config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints), packing=False,
                        completion_only_loss=True, dataset_num_proc=None)

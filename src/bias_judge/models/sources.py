@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import InputError
+from bias_judge.core.errors import InputError
 
 # GGUF files shipped inside PyPI packages (no hub access needed). `locate` returns the file;
 # `license` and `chat_template` fill what the GGUF header does not carry.

@@ -10,7 +10,7 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from .chat_templates import TINY_CHAT_TEMPLATE
+from bias_judge.models.chat_templates import TINY_CHAT_TEMPLATE
 
 SPECIAL_TOKENS = ["<pad>", "<eos>", "<bos>", "<unk>", "<start_of_turn>", "<end_of_turn>"]
 PAD, EOS, BOS, UNK, START, END = range(len(SPECIAL_TOKENS))
@@ -45,7 +45,7 @@ _JUDGE = ["relies on a stereotype", "follows the passage", "picks the unknown op
 def corpus(n_lines: int = 400, seed: int = SEED) -> list[str]:
     """Judge-shaped text: the real system prompt and reminder, plus generated questions,
     answer choices, responses and verdict replies."""
-    from ..prompt import REPLY_REMINDER, SYSTEM_PROMPT
+    from bias_judge.data.prompt import REPLY_REMINDER, SYSTEM_PROMPT
 
     rng = random.Random(seed)
     lines = [SYSTEM_PROMPT, REPLY_REMINDER]

@@ -8,8 +8,8 @@ import shutil
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..errors import InputError
-from ..jsonio import sha256_file, write_json
+from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import sha256_file, write_json
 
 DTYPES = ("float32", "bfloat16", "float16", "auto")
 PRECISIONS = ("bf16", "fp16", "fp32")
@@ -151,7 +151,7 @@ def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
     gradient checkpointing on, batch 8) are always set explicitly from the settings."""
     import torch
 
-    from ..progress import progress_enabled
+    from bias_judge.core.progress import progress_enabled
 
     cpu = not torch.cuda.is_available()
     return dict(
@@ -221,7 +221,7 @@ def train_and_summarise(prep: Prepared, base: BaseSettings, s: TrainSettings, ou
                         *, base_name: str, extra: dict | None = None) -> dict:
     """Train a prepared run, save adapter + merged model, write the `train_summary` metrics
     (process 0 only, under DDP); returns the summary. `extra` adds stage-specific fields."""
-    from .runtime import hardware
+    from bias_judge.models.runtime import hardware
 
     result = run(prep.trainer, prep.resume_from, prep.timer)
     main = prep.trainer.is_world_process_zero()

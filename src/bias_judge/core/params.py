@@ -1,0 +1,45 @@
+"""Reading and validating params.yaml before any stage runs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import yaml
+
+from bias_judge.core.errors import InputError
+from bias_judge.core.schema import validator_for
+
+
+def load_params(path: str | os.PathLike = "params.yaml") -> dict:
+    """Parse and validate the whole params file; a misspelt key or wrong type names the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputError("params file not found", file=str(path))
+    try:
+        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        line = getattr(getattr(exc, "problem_mark", None), "line", None)
+        raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
+                         line=None if line is None else line + 1) from None
+    validate_params(params, source=str(path))
+    return params
+
+
+def validate_params(params: dict, source: str = "params.yaml") -> None:
+    validator = validator_for("params")
+    errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
+    if not errors:
+        return
+    err = errors[0]
+    path = [str(p) for p in err.absolute_path]
+    if err.validator == "additionalProperties":
+        extra = sorted(set(err.instance) - set(err.schema.get("properties", {})))
+        key = ".".join(path + [extra[0]]) if extra else ".".join(path)
+        raise InputError(f"unknown key '{key}' (misspelt?)", file=source, field=key)
+    if err.validator == "required":
+        missing = err.message.split("'")[1]
+        key = ".".join(path + [missing])
+        raise InputError(f"missing key '{key}'", file=source, field=key)
+    key = ".".join(path) or "<root>"
+    raise InputError(f"bad value for '{key}': {err.message}", file=source, field=key)

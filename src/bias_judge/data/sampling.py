@@ -1,0 +1,48 @@
+"""Stratified, seeded question sample (SPEC §2): a fixed count per
+category × context condition × question polarity cell."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+
+from bias_judge.data.bbq import CONDITIONS, POLARITIES, cell_of
+
+DEFAULT_PER_CELL = 68  # 68 × 44 cells ≈ the published 3,000-item sample
+DEFAULT_SEED = 42
+
+
+def cells_for(items: list[dict]) -> list[str]:
+    """Every cell of the categories present, including empty ones (a shortfall to report)."""
+    categories = sorted({it["category"] for it in items})
+    return [f"{c}/{cond}/{pol}" for c in categories for cond in CONDITIONS for pol in POLARITIES]
+
+
+def stratified_sample(items: list[dict], per_cell: int, seed: int
+                      ) -> tuple[list[dict], dict[str, int], list[str]]:
+    """-> (selected items sorted by question_id, {cell: count taken}, shortfall warnings).
+
+    One `random.Random(seed)` draws the cells in sorted order, each from its items sorted by
+    question_id, so the selection depends only on the data, per_cell and seed."""
+    if per_cell < 1:
+        raise ValueError("per_cell must be at least 1")
+    by_cell: dict[str, list[dict]] = defaultdict(list)
+    for it in items:
+        by_cell[cell_of(it)].append(it)
+    rng = random.Random(seed)
+    selected: list[dict] = []
+    counts: dict[str, int] = {}
+    warnings: list[str] = []
+    for cell in cells_for(items):
+        pool = sorted(by_cell.get(cell, []), key=lambda it: it["question_id"])
+        if len(pool) <= per_cell:
+            chosen = pool
+            if len(pool) < per_cell:
+                warnings.append(f"cell {cell}: only {len(pool)} items available, "
+                                f"{per_cell} requested; took all {len(pool)}")
+        else:
+            chosen = rng.sample(pool, per_cell)
+        counts[cell] = len(chosen)
+        selected.extend(chosen)
+    selected.sort(key=lambda it: it["question_id"])
+    return selected, counts, warnings

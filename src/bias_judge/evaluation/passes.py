@@ -1,0 +1,183 @@
+"""The seven judge passes per eval pair (SPEC §8) and their prediction rows.
+
+Per pair: `original` and `swapped` greedily (T = 0; swapped = the two response texts
+exchanged), then `sample_0..4` at the sampling temperature in the original order — one request
+with n = 5, seeded per pair, so a pair's samples do not depend on which other pairs are
+evaluated with it. A prompt that does not fit the model's context is not truncated: its runs
+are recorded with verdict null and `finish_reason` "too_long", and counted.
+"""
+
+from __future__ import annotations
+
+import math
+import sys
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.evaluation.inference.base import derive_seed
+from bias_judge.core.progress import bar
+from bias_judge.data.prompt import build_messages, parse_verdict
+
+TOO_LONG = "too_long"
+
+
+@dataclass(frozen=True)
+class PassSettings:
+    max_new_tokens: int = 1024
+    sample_temperature: float = 0.3
+    samples: int = len(SAMPLE_RUNS)
+    seed: int = 42
+    batch_size: int = 16
+    prompt_style: str = "published"
+
+    def __post_init__(self):
+        if self.samples != len(SAMPLE_RUNS):
+            raise ValueError(f"the predictions contract has exactly {len(SAMPLE_RUNS)} sample "
+                             f"runs, got samples={self.samples}")
+
+
+@dataclass
+class PassReport:
+    rows: list[dict]
+    pairs: int = 0
+    prompts_too_long: int = 0          # prompts (original or swapped) over the context
+    pairs_with_skips: list[str] = field(default_factory=list)
+    cut_at_length: int = 0             # generations ended by max_new_tokens / the context
+    parse_failures: int = 0
+    generated_tokens: int = 0
+
+    def summary(self) -> dict:
+        return {"pairs": self.pairs, "predictions": len(self.rows),
+                "skipped_too_long": self.prompts_too_long,
+                "pairs_with_skipped_prompts": len(self.pairs_with_skips),
+                "cut_at_length": self.cut_at_length, "parse_failures": self.parse_failures,
+                "generated_tokens": self.generated_tokens}
+
+
+def pair_seed(seed: int, pair_id: str) -> int:
+    """The sampling seed of one pair: fixed by the run seed and the pair alone."""
+    return derive_seed("eval-samples", seed, pair_id) % (2**31 - 1)
+
+
+def select_pairs(pairs: Sequence[dict], max_pairs: int | None, seed: int) -> list[dict]:
+    """A deterministic subset of at most `max_pairs`, in input order: each eval slice keeps
+    its share (largest remainders; every slice at least one pair when the cap allows), and
+    within a slice the pairs come in seeded-hash order, so the pick does not depend on file
+    order and growing the cap only adds pairs."""
+    if max_pairs is None or max_pairs >= len(pairs):
+        return list(pairs)
+    by_slice: dict[str, list[dict]] = defaultdict(list)
+    for p in pairs:
+        by_slice[p.get("eval_slice", "")].append(p)
+    names = sorted(by_slice)
+    total = len(pairs)
+    exact = {s: max_pairs * len(by_slice[s]) / total for s in names}
+    quota = {s: min(len(by_slice[s]), math.floor(exact[s])) for s in names}
+    if max_pairs >= len(names):
+        for s in names:
+            quota[s] = max(quota[s], 1)
+    order = sorted(names, key=lambda s: (-(exact[s] - math.floor(exact[s])), s))
+    i = 0
+    while sum(quota.values()) < max_pairs and i < 10 * len(order) + max_pairs:
+        s = order[i % len(order)]
+        if quota[s] < len(by_slice[s]):
+            quota[s] += 1
+        i += 1
+    while sum(quota.values()) > max_pairs:  # the at-least-one floor overshot: trim the largest
+        s = max(names, key=lambda s: (quota[s], s))
+        quota[s] -= 1
+    keep = set()
+    for s in names:
+        ranked = sorted(by_slice[s], key=lambda p: derive_seed("eval-subset", seed, p["pair_id"]))
+        keep.update(p["pair_id"] for p in ranked[:quota[s]])
+    return [p for p in pairs if p["pair_id"] in keep]
+
+
+def _settings(engine, temperature: float, seed: int | None, max_new_tokens: int) -> dict:
+    return {"engine": engine.name, "temperature": temperature, "seed": seed,
+            "max_new_tokens": max_new_tokens, "dtype": engine.dtype}
+
+
+def _row(pair_id, checkpoint, run, out, settings) -> dict:
+    if out is None:
+        return {"pair_id": pair_id, "checkpoint": checkpoint, "run": run, "verdict": None,
+                "raw_output": "", "finish_reason": TOO_LONG, "num_tokens": 0,
+                "settings": settings}
+    _, verdict = parse_verdict(out.text)
+    return {"pair_id": pair_id, "checkpoint": checkpoint, "run": run, "verdict": verdict,
+            "raw_output": out.text, "finish_reason": out.finish_reason,
+            "num_tokens": out.num_tokens, "settings": settings}
+
+
+def _chunks(items: list, size: int):
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: PassSettings,
+               desc: str = "evaluate") -> PassReport:
+    """Generate the seven runs for every pair; rows come back in pair order, runs in
+    RUNS order."""
+    limit = engine.max_model_len
+    prompts: dict[tuple[str, str], list[dict]] = {}
+    fits: dict[tuple[str, str], bool] = {}
+    for pair in pairs:
+        for order, swapped in (("original", False), ("swapped", True)):
+            messages = build_messages(pair, swapped=swapped, style=settings.prompt_style)
+            prompts[pair["pair_id"], order] = messages
+            fits[pair["pair_id"], order] = engine.count_prompt_tokens(messages) < limit
+
+    outputs: dict[tuple[str, str], object] = {}
+    greedy = [key for key in prompts if fits[key]]
+    sampled = [pair["pair_id"] for pair in pairs if fits[pair["pair_id"], "original"]]
+    size = max(1, settings.batch_size)
+    steps = math.ceil(len(greedy) / size) + math.ceil(len(sampled) / size)
+    with bar(total=steps, desc=desc) as progress:
+        for chunk in _chunks(greedy, size):
+            outs = engine.generate([prompts[key] for key in chunk], temperature=0.0,
+                                   max_new_tokens=settings.max_new_tokens, n=1)
+            for key, out in zip(chunk, outs):
+                outputs[key] = out[0]
+            progress.update(1)
+        for chunk in _chunks(sampled, size):
+            seeds = [pair_seed(settings.seed, pid) for pid in chunk]
+            outs = engine.generate([prompts[pid, "original"] for pid in chunk],
+                                   temperature=settings.sample_temperature,
+                                   max_new_tokens=settings.max_new_tokens,
+                                   n=settings.samples, seed=seeds)
+            for pid, samples in zip(chunk, outs):
+                if len(samples) != settings.samples:
+                    raise RuntimeError(f"engine returned {len(samples)} samples, "
+                                       f"asked for {settings.samples}")
+                for run, out in zip(SAMPLE_RUNS, samples):
+                    outputs[pid, run] = out
+            progress.update(1)
+
+    report = PassReport(rows=[], pairs=len(pairs))
+    report.prompts_too_long = sum(1 for ok in fits.values() if not ok)
+    for pair in pairs:
+        pid = pair["pair_id"]
+        if not (fits[pid, "original"] and fits[pid, "swapped"]):
+            report.pairs_with_skips.append(pid)
+        for run in RUNS:
+            if run == "original" or run == "swapped":
+                cfg = _settings(engine, 0.0, None, settings.max_new_tokens)
+            else:
+                cfg = _settings(engine, settings.sample_temperature,
+                                pair_seed(settings.seed, pid), settings.max_new_tokens)
+            out = outputs.get((pid, run))
+            row = _row(pid, checkpoint, run, out, cfg)
+            report.rows.append(row)
+            if row["verdict"] is None:
+                report.parse_failures += 1
+            if out is not None:
+                report.generated_tokens += out.num_tokens
+                report.cut_at_length += out.finish_reason == "length"
+    if report.prompts_too_long:
+        print(f"warning: {desc}: {report.prompts_too_long} prompt(s) in "
+              f"{len(report.pairs_with_skips)} pair(s) exceed max_model_len {limit}; their "
+              "runs are recorded as parse failures with finish_reason 'too_long' (first: "
+              f"{report.pairs_with_skips[0]})", file=sys.stderr)
+    return report
