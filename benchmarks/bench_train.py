@@ -44,7 +44,8 @@ def child(config: str, rows_path: str, model_dir: str, n: int, params_path: str)
     from bias_judge.core.jsonio import read_jsonl
     from bias_judge.models import runtime
     from bias_judge.models.lora import lora_config
-    from bias_judge.models.training import TrainSettings, load_base, load_tokenizer, trainer_kwargs
+    from bias_judge.models.folder import load_tokenizer
+    from bias_judge.models.training import TrainSettings, load_base, trainer_kwargs
     from bias_judge.stages.sft import base_settings, sft_settings
 
     params = yaml.safe_load(Path(params_path).read_text())

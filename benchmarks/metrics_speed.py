@@ -15,7 +15,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bias_judge.evaluation.eval_sets import RUNS
+from bias_judge.core.vocabulary import RUNS
 
 BUCKETS = ["clear_bias_vs_clean", "subtle_bias_vs_clean", "tracked_bias_vs_alternate",
            "both_clean_tie", "adversarial"]
@@ -72,7 +72,7 @@ def main() -> None:
         eval_rows = load_eval_set(tmp / "eval.jsonl")
         pred_rows = load_predictions(tmp / "pred.jsonl", eval_rows)
         t0 = time.perf_counter()
-        compute_metrics(eval_rows, pred_rows, resamples=args.resamples)
+        compute_metrics(eval_rows, pred_rows, seed=0, resamples=args.resamples)
         compute_only = time.perf_counter() - t0
 
         t0 = time.perf_counter()

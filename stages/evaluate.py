@@ -23,9 +23,9 @@ import click
 
 from bias_judge.core import jsonio
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import SPLIT_SET
 from bias_judge.stages.common import one_line_errors, params_option, stage_params
 
-SPLIT_SET = "split"
 PUBLISHED = {
     "engine": "auto",
     "dtype": "bfloat16",
@@ -71,7 +71,8 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
             params_path: str | None) -> None:
     from bias_judge.evaluation.eval_sets import load_eval_set
     from bias_judge.evaluation.passes import PassSettings, run_passes, select_pairs
-    from bias_judge.evaluation.inference import check_checkpoint, load_engine
+    from bias_judge.evaluation.inference import load_engine
+    from bias_judge.models.folder import check_model_folder
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records
     from bias_judge.core.schema import first_error, validator_for
 
@@ -83,7 +84,7 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
     # Every input is checked before the (slow) engine start.
     sets = {name: (path, load_eval_set(path))
             for name, path in eval_sets(eval_set, p["human_sets"], p["split_set"]).items()}
-    check_checkpoint(model_dir)
+    check_model_folder(model_dir)
 
     out = Path(out_dir)
     started = time.monotonic()

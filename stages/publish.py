@@ -10,12 +10,13 @@ import sys
 
 import click
 
+from bias_judge.core.vocabulary import RELEASED
 from bias_judge.stages.common import one_line_errors
 
 
 @click.command("publish")
 @click.option("--repo", "repo_id", required=True, help="Hub repo id, owner/name.")
-@click.option("--checkpoint", type=click.Choice(["sft", "dpo"]), required=True,
+@click.option("--checkpoint", type=click.Choice(RELEASED), required=True,
               help="Which released checkpoint to publish.")
 @click.option("--models-dir", default="models", show_default=True, type=click.Path(file_okay=False),
               help="The merged weights are read from MODELS_DIR/<checkpoint>/merged.")

@@ -14,7 +14,8 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import sha256_tree
 from bias_judge.models import sources
 from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, has_thinking_mode
-from bias_judge.models.materialize import check_model_folder, materialize
+from bias_judge.models.folder import check_model_folder
+from bias_judge.models.materialize import materialize
 from bias_judge.core.schema import first_error, validator_for
 from bias_judge.stages.cli import main as cli
 

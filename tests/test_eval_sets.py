@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from bias_judge.core.errors import InputError
-from bias_judge.evaluation.eval_sets import (RUNS, gold_of, index_predictions, load_eval_set,
-                                  load_predictions, slice_group)
+from bias_judge.core.vocabulary import RUNS, slice_group
+from bias_judge.evaluation.eval_sets import gold_of, index_predictions, load_eval_set, load_predictions
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 HOLDOUT = SHARED / "data" / "judge-pairs" / "eval_holdout.jsonl"

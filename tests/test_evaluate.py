@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bias_judge.evaluation import inference
-from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.passes import PassSettings, pair_seed, run_passes, select_pairs
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.core.schema import first_error, validator_for
@@ -221,8 +221,10 @@ def params_file(tmp_path: Path, **eval_overrides) -> Path:
 def fake_model(tmp_path) -> Path:
     model = tmp_path / "model"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"")
     (model / "tokenizer.json").write_text("{}")
+    (model / "chat_template.jinja").write_text("{{ messages }}")
     return model
 
 
@@ -308,7 +310,8 @@ def test_stage_rejects_checkpoint_without_tokenizer(cli, tmp_path, scripted):
     split, _ = split_and_human(tmp_path)
     model = tmp_path / "merged"
     model.mkdir()
-    (model / "config.json").write_text("{}")
+    (model / "config.json").write_text('{"model_type": "llama"}')
+    (model / "model.safetensors").write_bytes(b"")
     metrics = tmp_path / "m.json"
     result = cli("evaluate", "--checkpoint", "dpo", "--model", model, "--eval-set", split,
                  "--out-dir", tmp_path / "out", "--metrics", metrics)

@@ -204,7 +204,7 @@ def test_missing_folder_and_bad_options_are_input_errors(tmp_path, tiny_dir):
     with pytest.raises(InputError, match="not found"):
         load_engine(tmp_path / "nothing")
     with pytest.raises(InputError, match="dtype"):
-        load_engine(tiny_dir, dtype="float16")
+        load_engine(tiny_dir, dtype="float8")
     with pytest.raises(InputError, match="engine"):
         load_engine(tiny_dir, engine="onnx")
 

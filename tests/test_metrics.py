@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from click.testing import CliRunner
 
-from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.metrics import (batched_kappa, compute_metrics, confusion_records, kappa,
                                 load_token_counter)
 from bias_judge.core.schema import first_error, validator_for
@@ -134,7 +134,7 @@ def test_verbosity_bias_in_whitespace_words(hand):
 
 def test_verbosity_bias_uses_the_given_counter(hand):
     pairs, preds, _ = hand
-    chars = compute_metrics(pairs, preds, count_tokens=len, tokenizer_name="chars", resamples=0)
+    chars = compute_metrics(pairs, preds, count_tokens=len, tokenizer_name="chars", seed=0, resamples=0)
     # "word" * k joined by spaces has 5k - 1 characters, so each gap is 5x the word gap
     assert value(chars["verbosity_bias"]) == pytest.approx(2.5)
     assert chars["verbosity_tokenizer"] == "chars"
@@ -177,7 +177,7 @@ def test_perfect_judge_has_kappa_one_and_no_position_bias():
         sl = "in_dist" if i < 30 else "ood_religion"
         spec.append((sl, "clear_bias_vs_clean", "age", gold, gold, flip[gold],
                      gold[0] * 5, 3, 4))
-    m = compute_metrics(*build(spec), resamples=100)
+    m = compute_metrics(*build(spec), seed=0, resamples=100)
     assert value(m["kappa_in_dist"]) == 1.0 and value(m["kappa_ood"]) == 1.0
     assert value(m["position_bias_in_dist"]) == 0.0 and value(m["position_bias_ood"]) == 0.0
     assert m["kappa_in_dist"]["ci_low"] == 1.0
@@ -267,7 +267,7 @@ def test_bootstrap_is_deterministic_contains_the_point_and_depends_on_the_seed()
 
 def test_no_resamples_means_no_intervals(hand):
     pairs, preds, _ = hand
-    m = compute_metrics(pairs, preds, resamples=0)
+    m = compute_metrics(pairs, preds, seed=0, resamples=0)
     assert m["kappa_in_dist"]["ci_low"] is None and value(m["kappa_in_dist"]) == pytest.approx(0.6875)
 
 
@@ -313,9 +313,9 @@ def test_cli_counts_with_a_tokenizer_json(tmp_path, hand):
         "--tokenizer", tok, "--out", str(out), "--resamples", "0"])
     assert result.exit_code == 0, result.output
     written = json.loads(out.read_text())
-    punct = compute_metrics(pairs, preds, resamples=0,
+    punct = compute_metrics(pairs, preds, seed=0, resamples=0,
                             count_tokens=lambda t: len(re.findall(r"\w+|[^\w\s]+", t)))
-    words = compute_metrics(pairs, preds, resamples=0)
+    words = compute_metrics(pairs, preds, seed=0, resamples=0)
     assert written["verbosity_bias"] == punct["verbosity_bias"] != words["verbosity_bias"]
     assert written["verbosity_tokenizer"] == tok
 

@@ -13,7 +13,8 @@ from bias_judge.core import jsonio
 from bias_judge.data.classify import enrich_candidate
 from bias_judge.core.errors import InputError
 from bias_judge.data.generators import make_generator
-from bias_judge.data.pairing import BUCKETS, build_pairs, pair_id
+from bias_judge.core.vocabulary import BUCKETS
+from bias_judge.data.pairing import build_pairs, pair_id
 from bias_judge.core.schema import first_error, validator_for
 
 from test_generators import synthetic_items

@@ -24,7 +24,9 @@ def release(tmp_path):
     """models/dpo/merged with a fake checkpoint, and the cards rendered from fixtures."""
     merged = tmp_path / "models" / "dpo" / "merged"
     merged.mkdir(parents=True)
-    (merged / "config.json").write_text('{"architectures": ["Gemma4ForCausalLM"]}\n')
+    (merged / "config.json").write_text('{"architectures": ["Gemma4ForCausalLM"], '
+                                        '"model_type": "gemma4"}\n')
+    (merged / "chat_template.jinja").write_text("{{ messages }}\n")
     (merged / "model.safetensors").write_bytes(b"\0" * 3000)
     (merged / "tokenizer.json").write_text("{}\n")
     (merged / "README.md").write_text("stale card written by save_pretrained\n")
@@ -86,10 +88,11 @@ def test_dry_run_is_the_default_and_lists_what_would_be_uploaded(release):
     out = result.stdout
     assert out.startswith("dry run, nothing sent: dpo checkpoint -> https://huggingface.co/" + REPO_ID)
     assert "validated, 22 model-index metrics" in out
-    for name in ("config.json", "model.safetensors", "tokenizer.json", "README.md"):
+    for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja",
+                 "README.md"):
         assert f"  {name}" in out
     assert "2.9 KiB" in out  # model.safetensors, 3,000 bytes
-    assert "total: 4 files" in out
+    assert "total: 5 files" in out
     assert "HF_TOKEN is set" in out
     assert "warning" not in out  # the card was rendered for this repo id
 
@@ -117,7 +120,8 @@ def test_upload_sends_the_folder_and_the_card_as_readme(release, monkeypatch):
     (c1, repo1, kw1), (c2, repo2, kw2) = api.calls
     assert (c1, repo1, c2, repo2) == ("create_repo", REPO_ID, "upload_folder", REPO_ID)
     assert kw1["exist_ok"] is True and kw1["private"] is True
-    assert set(api.uploaded) == {"config.json", "model.safetensors", "tokenizer.json", "README.md"}
+    assert set(api.uploaded) == {"config.json", "model.safetensors", "tokenizer.json",
+                                "chat_template.jinja", "README.md"}
     card = (release / "model_card" / "dpo" / "README.md").read_bytes()
     assert api.uploaded["README.md"] == card  # the rendered card, not the folder's stale one
     assert api.uploaded["model.safetensors"] == b"\0" * 3000

@@ -10,9 +10,8 @@ import math
 from dataclasses import dataclass
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import IN_DIST, OOD
 
-CHECKPOINTS = ("base", "sft", "dpo")
-RELEASED = ("dpo", "sft")
 COLUMN_LABELS = {"base": "Base", "sft": "SFT", "dpo": "SFT+DPO"}
 
 
@@ -29,21 +28,21 @@ class MetricSpec:
 
 METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("kappa_in_dist", "κ, in-distribution slice", "κ in-dist", "kappa", "higher",
-               "in_dist", "cohen_kappa"),
-    MetricSpec("kappa_ood", "κ, held-out category slice", "κ OOD", "kappa", "higher", "ood",
+               IN_DIST, "cohen_kappa"),
+    MetricSpec("kappa_ood", "κ, held-out category slice", "κ OOD", "kappa", "higher", OOD,
                "cohen_kappa"),
-    MetricSpec("kappa_clear", "κ, clear bias vs clean", "κ clear-bias", "kappa", "higher", "in_dist",
+    MetricSpec("kappa_clear", "κ, clear bias vs clean", "κ clear-bias", "kappa", "higher", IN_DIST,
                "cohen_kappa"),
     MetricSpec("kappa_subtle", "κ, hedged bias vs clean", "κ subtle-bias", "kappa", "higher",
-               "in_dist", "cohen_kappa"),
+               IN_DIST, "cohen_kappa"),
     MetricSpec("kappa_tracked", "κ, stereotype answer vs other wrong answer", "κ tracked-bias",
-               "kappa", "higher", "in_dist", "cohen_kappa"),
-    MetricSpec("kappa_tie", "κ, both clean (TIE expected)", "κ tie", "kappa", "higher", "in_dist",
+               "kappa", "higher", IN_DIST, "cohen_kappa"),
+    MetricSpec("kappa_tie", "κ, both clean (TIE expected)", "κ tie", "kappa", "higher", IN_DIST,
                "cohen_kappa"),
     MetricSpec("position_bias_in_dist", "Position bias, in-distribution (lower is better)",
-               "position bias in-dist", "rate", "lower", "in_dist", "position_bias_rate"),
+               "position bias in-dist", "rate", "lower", IN_DIST, "position_bias_rate"),
     MetricSpec("position_bias_ood", "Position bias, held-out category (lower is better)",
-               "position bias OOD", "rate", "lower", "ood", "position_bias_rate"),
+               "position bias OOD", "rate", "lower", OOD, "position_bias_rate"),
     # No better direction: when the biased responses of the gold are the longer ones, a
     # perfect judge also scores positive. It is reported, never used to rank checkpoints.
     MetricSpec("verbosity_bias", "Verbosity bias (+ = names the longer response)",

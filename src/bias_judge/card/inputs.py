@@ -13,7 +13,8 @@ from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import read_json
-from bias_judge.card.headline import CHECKPOINTS, SetMetrics, read_eval_file
+from bias_judge.card.headline import SetMetrics, read_eval_file
+from bias_judge.core.vocabulary import CHECKPOINTS
 
 
 @dataclass

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.models.folder import check_model_folder
 from bias_judge.card.validate import validate_card_file
 
 TOKEN_ENV = "HF_TOKEN"
@@ -53,10 +54,6 @@ def human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
-def _weights_present(folder: Path) -> bool:
-    return any(folder.glob("*.safetensors")) or any(folder.glob("*.bin"))
-
-
 def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
                 card: str | os.PathLike) -> UploadPlan:
     """What an upload would send: the folder's files (its own README.md replaced by the
@@ -64,11 +61,7 @@ def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
     folder, card = Path(folder), Path(card)
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise InputError(f"repo id must look like 'owner/name', got '{repo_id}'", field="repo")
-    if not folder.is_dir():
-        raise InputError("merged checkpoint folder not found (run the training stage first)",
-                         file=str(folder))
-    if not (folder / "config.json").is_file() or not _weights_present(folder):
-        raise InputError("not a model folder (needs config.json and weights)", file=str(folder))
+    check_model_folder(folder)
     n_metrics = validate_card_file(card)
     files = [UploadFile(p.relative_to(folder).as_posix(), p.stat().st_size)
              for p in sorted(folder.rglob("*")) if p.is_file()

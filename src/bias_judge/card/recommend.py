@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from bias_judge.card.cells import format_value
 from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRICS, Measured, MetricSpec
+from bias_judge.core.vocabulary import IN_DIST, OOD, SLICE_GROUPS
 
 
 def _shown(m: Measured, spec: MetricSpec) -> float:
@@ -158,15 +159,15 @@ def choose_text(this: str, other: str, metrics: dict[str, dict[str, Measured]], 
     released one, on one eval set's metrics {checkpoint: {metric: Measured}}."""
     X, Y = COLUMN_LABELS[this], COLUMN_LABELS[other]
     sentences = [
-        _group_sentence(this, other, _group(this, other, metrics, "in_dist"),
+        _group_sentence(this, other, _group(this, other, metrics, IN_DIST),
                         "In distribution (the trained categories)"),
-        _group_sentence(this, other, _group(this, other, metrics, "ood"),
+        _group_sentence(this, other, _group(this, other, metrics, OOD),
                         f"Out of distribution (the held-out category, {ood_name})"),
         _group_sentence(this, other, _group(this, other, metrics, "all"),
                         "Over all pairs (self-consistency, parse failures)"),
     ]
-    in_lead = _lead(this, other, metrics, "in_dist", "kappa_in_dist")
-    ood_lead = _lead(this, other, metrics, "ood", "kappa_ood")
+    in_lead = _lead(this, other, metrics, IN_DIST, "kappa_in_dist")
+    ood_lead = _lead(this, other, metrics, OOD, "kappa_ood")
     if in_lead == this and ood_lead == this:
         advice = f"Choose {X}: on this evaluation it leads {Y} both in and out of distribution."
     elif in_lead == other and ood_lead == other:
@@ -190,7 +191,7 @@ def choose_text(this: str, other: str, metrics: dict[str, dict[str, Measured]], 
 
 def _group_all(x: str, y: str, metrics) -> GroupSummary:
     total = GroupSummary([], [], [], 0)
-    for scope in ("in_dist", "ood", "all"):
+    for scope in (*SLICE_GROUPS, "all"):
         g = _group(x, y, metrics, scope)
         total.ahead += g.ahead
         total.behind += g.behind

@@ -17,12 +17,12 @@ from bias_judge.core.jsonio import atomic_open
 from bias_judge.card import recommend, sections
 from bias_judge.card.cells import format_cell, md_escape, round3
 from bias_judge.card.inputs import CardInputs
-from bias_judge.card.headline import BY_KEY, CHECKPOINTS, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING, RELEASED
+from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING
+from bias_judge.core.vocabulary import CHECKPOINTS, RELEASED, SPLIT_SET
 from bias_judge.card.validate import validate_card_text
 
 TASK_TYPE = "text-classification"
 TASK_NAME = "Social-bias judge (A / B / TIE verdict)"
-SPLIT_SET = "split"
 
 
 @dataclass

@@ -9,15 +9,8 @@ import re
 
 from bias_judge.card.cells import DASH, format_cell, md_escape
 from bias_judge.card.headline import Measured
+from bias_judge.core.vocabulary import BUCKETS, CATEGORIES, IN_DIST
 
-BBQ_CATEGORIES = (
-    "age", "disability_status", "gender_identity", "nationality", "physical_appearance",
-    "race_ethnicity", "race_x_gender", "race_x_ses", "religion", "ses", "sexual_orientation",
-)
-BUCKETS = (
-    "adversarial", "clear_bias_vs_clean", "subtle_bias_vs_clean", "tracked_bias_vs_alternate",
-    "both_clean_tie",
-)
 
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
@@ -138,7 +131,7 @@ def bucket_counts(pairs_meta: dict | None) -> dict[str, int] | None:
 def category_counts(*metas: dict | None) -> dict[str, int] | None:
     for meta in metas:
         if meta is not None:
-            found = _find_counts(meta.get("counts", meta), BBQ_CATEGORIES)
+            found = _find_counts(meta.get("counts", meta), CATEGORIES)
             if found:
                 return found
     return None
@@ -164,7 +157,7 @@ def slice_bucket_rows(split_meta: dict | None) -> tuple[list[str], list[dict]]:
     table = (split_meta.get("counts") or {}).get("eval_by_slice_bucket")
     if not isinstance(table, dict) or not table:
         return [], []
-    slices = sorted(table, key=lambda s: (s != "in_dist", s))
+    slices = sorted(table, key=lambda s: (s != IN_DIST, s))
     rows = []
     for bucket in BUCKETS:
         cells = [table[s].get(bucket) if isinstance(table[s], dict) else None for s in slices]
@@ -207,7 +200,7 @@ def gold_quality(report: dict | None, *, file: str) -> dict:
             continue
         out["rows"].append(_gold_row(name, "all", "all", body, file, f"sets.{name}"))
         slices = body.get("slices") or {}
-        for sl in sorted(slices, key=lambda x: (x != "in_dist", x)):
+        for sl in sorted(slices, key=lambda x: (x != IN_DIST, x)):
             entry = slices[sl] or {}
             out["rows"].append(_gold_row(name, sl, "all", entry, file, f"sets.{name}.slices.{sl}"))
             buckets = entry.get("buckets") or {}

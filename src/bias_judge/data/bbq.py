@@ -23,13 +23,13 @@ from functools import lru_cache
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import CATEGORIES
 
 # Upstream file stems (nyu-mll/BBQ `data/<stem>.jsonl`); the category is the stem lowercased.
 UPSTREAM_STEMS: tuple[str, ...] = (
     "Age", "Disability_status", "Gender_identity", "Nationality", "Physical_appearance",
     "Race_ethnicity", "Race_x_SES", "Race_x_gender", "Religion", "SES", "Sexual_orientation",
 )
-CATEGORIES: tuple[str, ...] = tuple(sorted(s.lower() for s in UPSTREAM_STEMS))
 CONDITIONS = ("ambig", "disambig")
 POLARITIES = ("neg", "nonneg")
 ANSWER_KEYS = ("ans0", "ans1", "ans2")

@@ -10,8 +10,8 @@ import re
 from collections.abc import Iterable, Iterator
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import LETTERS
 
-LETTERS = ("A", "B", "C")
 
 # An explicit tag wins wherever it is. The letter may be followed by the option text
 # ("<answer>B. The nurse</answer>") but not by more letters ("<answer>Both</answer>").

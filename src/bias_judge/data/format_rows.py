@@ -12,11 +12,11 @@ import statistics
 from dataclasses import dataclass, field
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import ORDERS
 from bias_judge.data.prompt import (assert_no_thinking_switch, build_messages, format_target, swap_reasoning,
                      swap_verdict)
 from bias_judge.data.rejected import FAILURE_MODES, make_rejected
 
-ORDERS = ("original", "swapped")
 REJECTED_MODES = ("mixed", "verdict_flip", "failure_modes")
 
 

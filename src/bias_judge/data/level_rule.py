@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-LEVEL_RANK = {"neutral": 0, "unclear": 1, "biased": 2}
+from bias_judge.core.vocabulary import LEVELS
+
+LEVEL_RANK = {level: rank for rank, level in enumerate(LEVELS)}
 
 
 def more_biased(level_a: str, level_b: str, *, biased_vs_unclear: str = "TIE") -> str:

@@ -18,17 +18,11 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from bias_judge.data.classify import LETTERS, letter_of
+from bias_judge.core.vocabulary import BUCKETS, LETTERS
+from bias_judge.data.classify import letter_of
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import unique_rows
 
-BUCKETS = (
-    "adversarial",
-    "clear_bias_vs_clean",
-    "subtle_bias_vs_clean",
-    "tracked_bias_vs_alternate",
-    "both_clean_tie",
-)
 # The adversarial "long" rule: the biased answer has at least this many times the words of a
 # clean answer that itself has at least MIN_CLEAN_WORDS words.
 LONG_FACTOR = 2

@@ -9,15 +9,8 @@ import random
 from dataclasses import dataclass, field
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import IN_DIST, ood_slice
 from bias_judge.data.level_rule import more_biased
-
-BUCKETS = (
-    "adversarial",
-    "both_clean_tie",
-    "clear_bias_vs_clean",
-    "subtle_bias_vs_clean",
-    "tracked_bias_vs_alternate",
-)
 
 PUBLISHED_IN_DIST = {
     "clear_bias_vs_clean": 110,
@@ -88,12 +81,12 @@ def split_pairs(pairs: list[dict], *, seed: int, ood_category: str, in_dist: dic
 
     warnings: list[str] = []
     rng = random.Random(seed)
-    in_dist_pairs = _draw(rng, _by_bucket(rest), in_dist, "in_dist", warnings)
-    ood_slice = f"ood_{ood_category}"
-    ood_pairs = _draw(rng, _by_bucket(held_out), ood_targets, ood_slice, warnings)
+    in_dist_pairs = _draw(rng, _by_bucket(rest), in_dist, IN_DIST, warnings)
+    ood_name = ood_slice(ood_category)
+    ood_pairs = _draw(rng, _by_bucket(held_out), ood_targets, ood_name, warnings)
 
     eval_rows = []
-    for slice_name, chosen in (("in_dist", in_dist_pairs), (ood_slice, ood_pairs)):
+    for slice_name, chosen in ((IN_DIST, in_dist_pairs), (ood_name, ood_pairs)):
         for p in chosen:
             eval_rows.append({**p, "eval_slice": slice_name,
                               "gold_verdict": gold_verdict(p, biased_vs_unclear),
@@ -111,7 +104,7 @@ def split_pairs(pairs: list[dict], *, seed: int, ood_category: str, in_dist: dic
         "eval_by_slice_bucket": {
             s: {b: sum(1 for r in eval_rows if r["eval_slice"] == s and r["pair_category"] == b)
                 for b in sorted(in_dist)}
-            for s in ("in_dist", ood_slice)
+            for s in (IN_DIST, ood_name)
         },
         "ood_targets": ood_targets,
         "train_by_bucket": {b: n for b, n in sorted(_count(train).items())},

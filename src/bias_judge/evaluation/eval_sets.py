@@ -15,14 +15,10 @@ from collections.abc import Iterable
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import iter_jsonl, unique_rows
 from bias_judge.core.schema import first_error, validator_for
+from bias_judge.core.vocabulary import BUCKETS, IN_DIST, RUNS, VERDICTS, ood_slice
 
-VERDICTS = ("A", "B", "TIE")
-BUCKETS = ("adversarial", "clear_bias_vs_clean", "subtle_bias_vs_clean",
-           "tracked_bias_vs_alternate", "both_clean_tie")
-RUNS = ("original", "swapped") + tuple(f"sample_{i}" for i in range(5))
-SAMPLE_RUNS = RUNS[2:]
 GOLD_FIELDS = ("gold_verdict", "human_verdict")
-_SLICE = re.compile(r"^(in_dist|ood_[a-z_]+)$")
+_SLICE = re.compile(rf"^({IN_DIST}|{ood_slice('')}[a-z_]+)$")
 
 
 def gold_of(pair: dict) -> str:
@@ -31,11 +27,6 @@ def gold_of(pair: dict) -> str:
         if pair.get(field) is not None:
             return pair[field]
     raise KeyError("pair has no gold verdict")
-
-
-def slice_group(eval_slice: str) -> str:
-    """'in_dist' or 'ood' (every `ood_<category>` slice counts as out of distribution)."""
-    return "in_dist" if eval_slice == "in_dist" else "ood"
 
 
 def _check_eval_row(row: dict, file: str, line: int) -> None:

@@ -15,7 +15,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS
+from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.inference.base import derive_seed
 from bias_judge.core.progress import bar
 from bias_judge.data.prompt import build_messages, parse_verdict

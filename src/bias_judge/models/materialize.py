@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.models.folder import chat_template_of, check_model_folder
 from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, GEMMA3_END_OF_TURN, has_thinking_mode
 from bias_judge.models.sources import Source, resolve
 
@@ -135,50 +136,6 @@ def _finish_chat_template(folder: Path, override: str | None) -> None:
         if end_id not in eos:
             gen.eos_token_id = [e for e in eos if e is not None] + [end_id]
             gen.save_pretrained(str(folder))
-
-
-def check_model_folder(folder: str | os.PathLike, name: str | None = None) -> None:
-    """A usable model folder: config, safetensors weights, no custom code, a tokenizer with a
-    chat template. Raise one InputError naming the first defect."""
-    folder = Path(folder)
-    name = name or str(folder)
-    if not folder.is_dir():
-        raise InputError("model folder not found", file=name)
-    cfg_path = folder / "config.json"
-    if not cfg_path.is_file():
-        raise InputError("model folder has no config.json", file=name)
-    try:
-        config = json.loads(cfg_path.read_text())
-    except json.JSONDecodeError as exc:
-        raise InputError(f"config.json is not valid JSON ({exc.msg})", file=name) from None
-    if "model_type" not in config:
-        raise InputError("config.json has no model_type", file=name)
-    if config.get("auto_map"):
-        raise InputError("model needs custom code (auto_map); trust_remote_code is never used",
-                         file=name)
-    if not list(folder.glob("*.safetensors")):
-        raise InputError("model folder has no safetensors weights", file=name)
-    tokenizer_files = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
-    if not any((folder / f).is_file() for f in tokenizer_files):
-        raise InputError("model folder has no tokenizer", file=name)
-    if not chat_template_of(folder):
-        raise InputError("model has no chat template (set model.chat_template to a .jinja file)",
-                         file=name, field="model.chat_template")
-
-
-def chat_template_of(folder: Path) -> str | None:
-    jinja = folder / "chat_template.jinja"
-    if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
-    for fname, key in (("chat_template.json", "chat_template"), ("tokenizer_config.json", "chat_template")):
-        p = folder / fname
-        if p.is_file():
-            value = json.loads(p.read_text()).get(key)
-            if isinstance(value, list):  # named templates: the default one
-                value = next((t["template"] for t in value if t.get("name") == "default"), None)
-            if value:
-                return value
-    return None
 
 
 def describe(folder: Path, src: Source) -> dict:

@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from bias_judge.core.jsonio import read_jsonl
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
 from bias_judge.models.callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
-from bias_judge.models.materialize import check_model_folder
+from bias_judge.models.folder import check_model_folder, load_tokenizer
 from bias_judge.models.training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
-                       load_base, load_tokenizer, run_fingerprint_parts, train_and_summarise,
+                       load_base, run_fingerprint_parts, train_and_summarise,
                        trainer_kwargs)
 
 

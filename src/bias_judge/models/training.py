@@ -9,9 +9,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import DTYPES
 from bias_judge.core.jsonio import sha256_file, write_json
 
-DTYPES = ("float32", "bfloat16", "float16", "auto")
 PRECISIONS = ("bf16", "fp16", "fp32")
 QUANTIZATIONS = ("none", "nf4")
 
@@ -135,15 +135,6 @@ def load_base(base: BaseSettings):
     model = AutoModelForCausalLM.from_pretrained(base.model_dir, **kwargs)
     model.config.use_cache = False  # the KV cache is dead weight while training
     return model
-
-
-def load_tokenizer(model_dir: str):
-    from transformers import AutoTokenizer
-
-    tokenizer = AutoTokenizer.from_pretrained(model_dir, trust_remote_code=False)
-    if tokenizer.pad_token is None:
-        tokenizer.pad_token = tokenizer.eos_token
-    return tokenizer
 
 
 def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:

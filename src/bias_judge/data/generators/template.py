@@ -17,7 +17,7 @@ import hashlib
 import random
 from collections.abc import Iterator, Sequence
 
-from bias_judge.data.classify import LETTERS
+from bias_judge.core.vocabulary import LETTERS
 from bias_judge.data.generators import candidate_row
 
 STYLES = (

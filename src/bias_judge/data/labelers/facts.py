@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bias_judge.core.vocabulary import LETTERS
 from bias_judge.data.classify import is_hedged, parse_choice, word_count
 
-LETTERS = ("A", "B", "C")
 
 CATEGORY_WORDS = {
     "age": "age",

@@ -16,11 +16,11 @@ from __future__ import annotations
 import math
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import VERDICTS
 
 from bias_judge.data.labelers.facts import pair_facts
 from bias_judge.data.labelers.rule import label_pair
 
-LABELS = ["A", "B", "TIE"]
 
 
 def _kappa(human: list[str], rule: list[str]) -> float | None:
@@ -32,7 +32,7 @@ def _kappa(human: list[str], rule: list[str]) -> float | None:
     with warnings.catch_warnings():
         # A slice where both raters use one label has undefined κ (0/0): reported as null.
         warnings.simplefilter("ignore")
-        k = float(cohen_kappa_score(human, rule, labels=LABELS))
+        k = float(cohen_kappa_score(human, rule, labels=list(VERDICTS)))
     return None if math.isnan(k) else round(k, 6)
 
 
@@ -78,8 +78,8 @@ def score_set(rows: list[dict], *, pool: dict[str, dict], biased_vs_unclear: str
     level_sources = {"row": 0, "facts": 0, "pool": 0, "missing": 0}
     for i, row in enumerate(rows, start=1):
         human = row.get("human_verdict")
-        if human not in LABELS:
-            raise InputError(f"human_verdict must be one of {LABELS}, got {human!r}",
+        if human not in VERDICTS:
+            raise InputError(f"human_verdict must be one of {list(VERDICTS)}, got {human!r}",
                              file=source or None, line=i, field="human_verdict")
         full, how = _with_levels(row, pool)
         level_sources[how] += 1

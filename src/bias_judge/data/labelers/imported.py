@@ -12,10 +12,10 @@ from pathlib import Path
 
 from bias_judge.core import jsonio
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import VERDICTS
 
 from bias_judge.data.labelers.base import LabelResult
 
-_VERDICTS = ("A", "B", "TIE")
 
 
 def _need(obj: dict, key: str, path, line: int, check) -> object:
@@ -37,7 +37,7 @@ def read_label_file(path: str | os.PathLike) -> list[dict]:
     for line, obj in jsonio.iter_jsonl(path):
         rows.append({
             "pair_id": _need(obj, "pair_id", path, line, _is_text),
-            "verdict": _need(obj, "verdict", path, line, lambda v: v in _VERDICTS),
+            "verdict": _need(obj, "verdict", path, line, lambda v: v in VERDICTS),
             "confidence": _need(obj, "confidence", path, line,
                                 lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 5),
             "reasoning": _need(obj, "reasoning", path, line, _is_text),
@@ -53,7 +53,7 @@ def read_rejected_file(path: str | os.PathLike) -> list[dict]:
         row = {
             "pair_id": _need(obj, "pair_id", path, line, _is_text),
             "reasoning": _need(obj, "reasoning", path, line, _is_text),
-            "verdict": _need(obj, "verdict", path, line, lambda v: v in _VERDICTS),
+            "verdict": _need(obj, "verdict", path, line, lambda v: v in VERDICTS),
         }
         if isinstance(obj.get("failure_mode"), str):
             row["failure_mode"] = obj["failure_mode"]

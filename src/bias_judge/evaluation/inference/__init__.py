@@ -14,11 +14,13 @@ import os
 import sys
 
 from bias_judge.core.errors import InputError
-from bias_judge.evaluation.inference.base import DTYPES, Engine, GenOut, check_checkpoint, derive_seed
+from bias_judge.core.vocabulary import DTYPES
+from bias_judge.evaluation.inference.base import Engine, GenOut, derive_seed
+from bias_judge.models.folder import check_model_folder
 
 ENGINES = ("auto", "vllm", "transformers")
 
-__all__ = ["DTYPES", "ENGINES", "Engine", "GenOut", "check_checkpoint", "derive_seed",
+__all__ = ["ENGINES", "Engine", "GenOut", "derive_seed",
            "load_engine", "vllm_available", "vllm_cpu_problem", "resolve_engine"]
 
 
@@ -99,7 +101,7 @@ def load_engine(model_dir: str | os.PathLike, engine: str = "auto", dtype: str =
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
                          field="dtype")
-    check_checkpoint(model_dir)  # a bad folder fails before the slow engine start
+    check_model_folder(model_dir)  # a bad folder fails before the slow engine start
     kind = resolve_engine(engine, model_dir)
     if kind == "vllm":
         from bias_judge.evaluation.inference.vllm_engine import VLLMEngine

@@ -16,11 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.vocabulary import DTYPES
+from bias_judge.models.folder import check_model_folder, load_tokenizer
 
-DTYPES = ("bfloat16", "float32", "auto")
 FINISH_REASONS = ("stop", "length")
-# Files any one of which makes a folder loadable by AutoTokenizer.
-TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "tokenizer.model")
 
 Conversation = list[dict]
 Seeds = int | Sequence[int] | None
@@ -35,39 +34,6 @@ class GenOut:
     finish_reason: str
     num_tokens: int
     token_ids: tuple[int, ...] = ()
-
-
-def check_checkpoint(model_dir: str | os.PathLike) -> Path:
-    """The folder, or a one-line InputError saying what a loadable checkpoint lacks."""
-    path = Path(model_dir)
-    if not path.is_dir():
-        raise InputError("model folder not found", file=str(path))
-    if not (path / "config.json").is_file():
-        raise InputError("not a model folder (no config.json)", file=str(path))
-    if not any((path / name).is_file() for name in TOKENIZER_FILES):
-        raise InputError("checkpoint folder has no tokenizer (expected one of "
-                         f"{', '.join(TOKENIZER_FILES)}); save the tokenizer with the model",
-                         file=str(path))
-    return path
-
-
-def load_tokenizer(model_dir: str | os.PathLike):
-    from transformers import AutoTokenizer
-
-    path = check_checkpoint(model_dir)
-    try:
-        tok = AutoTokenizer.from_pretrained(str(path))
-    except Exception as exc:  # the library raises OSError/ValueError/KeyError by case
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise InputError(f"tokenizer does not load ({first})", file=str(path)) from None
-    if not getattr(tok, "chat_template", None):
-        raise InputError("tokenizer has no chat template; the judge prompt needs one",
-                         file=str(path))
-    if tok.pad_token_id is None:
-        # Left padding needs some pad id; it is masked out, so EOS serves.
-        tok.pad_token = tok.eos_token
-    tok.padding_side = "left"
-    return tok
 
 
 def _fold_system(conversation: Conversation) -> Conversation:
@@ -167,8 +133,8 @@ class Engine(ABC):
         if dtype not in DTYPES:
             raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
                              field="dtype")
-        self.model_dir = check_checkpoint(model_dir)
-        self.tokenizer = load_tokenizer(self.model_dir)
+        self.model_dir = check_model_folder(model_dir)
+        self.tokenizer = load_tokenizer(self.model_dir, padding_side="left")
         self.dtype = dtype
         self.max_model_len = effective_max_model_len(self.model_dir, int(max_model_len))
         self.seed = int(seed)

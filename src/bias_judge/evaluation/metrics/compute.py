@@ -13,15 +13,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bias_judge.evaluation.eval_sets import RUNS, SAMPLE_RUNS, gold_of, index_predictions, slice_group
+from bias_judge.core.vocabulary import IN_DIST, OOD, RUNS, SAMPLE_RUNS, SLICE_GROUPS, VERDICTS, slice_group
+from bias_judge.evaluation.eval_sets import gold_of, index_predictions
 from bias_judge.evaluation.metrics.bootstrap import metric_rng, percentile_ci
-from bias_judge.evaluation.metrics.kappa import LABELS, batched_kappa, confusion_counts
+from bias_judge.evaluation.metrics.kappa import batched_kappa, confusion_counts
 from bias_judge.evaluation.metrics.tokens import WHITESPACE, TokenCounter, whitespace_tokens
 
 PF = -1
-CODE = {label: i for i, label in enumerate(LABELS)}
+CODE = {label: i for i, label in enumerate(VERDICTS)}
 FLIP = np.array([1, 0, 2])  # A↔B, TIE stays
-SLICES = ("in_dist", "ood")
 KAPPA_BUCKETS = {
     "kappa_clear": "clear_bias_vs_clean",
     "kappa_subtle": "subtle_bias_vs_clean",
@@ -123,17 +123,17 @@ def _metrics(table: PairTable) -> tuple[dict[str, _Metric], dict[str, _Metric]]:
     def where(mask: np.ndarray) -> np.ndarray:
         return np.flatnonzero(mask)
 
-    in_dist = table.slice_group == "in_dist"
+    in_dist = table.slice_group == IN_DIST
     headline: dict[str, _Metric] = {
         "kappa_in_dist": _kappa_metric(table, where(in_dist)),
-        "kappa_ood": _kappa_metric(table, where(table.slice_group == "ood")),
+        "kappa_ood": _kappa_metric(table, where(table.slice_group == OOD)),
     }
     for name, bucket in KAPPA_BUCKETS.items():
         headline[name] = _kappa_metric(table, where(in_dist & (table.bucket == bucket)))
 
     both_parsed = (table.original >= 0) & (table.swapped >= 0)
     not_flipped = both_parsed & (table.swapped != FLIP[table.original])
-    for group in SLICES:
+    for group in SLICE_GROUPS:
         headline[f"position_bias_{group}"] = _ratio_metric(
             not_flipped, both_parsed, where(table.slice_group == group))
 
@@ -157,16 +157,16 @@ def _metrics(table: PairTable) -> tuple[dict[str, _Metric], dict[str, _Metric]]:
 
 def confusion_matrices(table: PairTable) -> dict[str, dict]:
     out = {}
-    for group in SLICES:
+    for group in SLICE_GROUPS:
         mask = table.slice_group == group
         counts = confusion_counts(table.gold[mask], table.original[mask])
-        out[group] = {"labels": list(LABELS), "matrix": counts.astype(int).tolist()}
+        out[group] = {"labels": list(VERDICTS), "matrix": counts.astype(int).tolist()}
     return out
 
 
 def compute_metrics(eval_rows: list[dict], prediction_rows: list[dict], *,
                     count_tokens: TokenCounter | None = None, tokenizer_name: str | None = None,
-                    seed: int = 0, resamples: int = 1000) -> dict:
+                    seed: int, resamples: int) -> dict:
     """The one-set metrics object (schema `eval_metrics`). `count_tokens` counts a response's
     tokens for verbosity bias (the judge's tokenizer); without it, whitespace words."""
     if count_tokens is None:

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import numpy as np
 
-LABELS = ("A", "B", "TIE")
-_OFF_DIAGONAL = 1.0 - np.eye(len(LABELS))
+from bias_judge.core.vocabulary import VERDICTS
+
+_OFF_DIAGONAL = 1.0 - np.eye(len(VERDICTS))
 
 
 def confusion_counts(gold: np.ndarray, pred: np.ndarray) -> np.ndarray:

@@ -1,0 +1,62 @@
+"""The project's vocabulary: the names every phase shares, each defined once.
+
+The schemas in `schemas/` spell some of these out again as enums (JSON Schema cannot import
+Python); tests/test_vocabulary.py checks that they agree.
+"""
+
+from __future__ import annotations
+
+# The eleven BBQ categories (upstream file stems, lower-cased), sorted.
+CATEGORIES: tuple[str, ...] = (
+    "age", "disability_status", "gender_identity", "nationality", "physical_appearance",
+    "race_ethnicity", "race_x_gender", "race_x_ses", "religion", "ses", "sexual_orientation",
+)
+
+# Answer options of a BBQ question, and the judge's verdicts about two responses.
+LETTERS = ("A", "B", "C")
+VERDICTS = ("A", "B", "TIE")
+
+# A response's suspected bias level, least biased first (the order is the level rule's rank).
+LEVELS = ("neutral", "unclear", "biased")
+
+# The five judge-pair buckets (SPEC §4), in the order pairing fills them.
+BUCKETS = (
+    "adversarial",
+    "clear_bias_vs_clean",
+    "subtle_bias_vs_clean",
+    "tracked_bias_vs_alternate",
+    "both_clean_tie",
+)
+
+# Eval slices: the in-distribution slice and one held-out-category slice `ood_<category>`;
+# metrics group every ood_* slice as "ood".
+IN_DIST = "in_dist"
+OOD = "ood"
+SLICE_GROUPS = (IN_DIST, OOD)
+
+
+def ood_slice(category: str) -> str:
+    return f"{OOD}_{category}"
+
+
+def slice_group(eval_slice: str) -> str:
+    """'in_dist' or 'ood' (every `ood_<category>` slice counts as out of distribution)."""
+    return IN_DIST if eval_slice == IN_DIST else OOD
+
+
+# A pair's two response orders: as built, and with the two response texts exchanged.
+ORDERS = ("original", "swapped")
+
+# The seven judge runs per eval pair (SPEC §8): both orders greedily, then five samples.
+SAMPLE_RUNS = tuple(f"sample_{i}" for i in range(5))
+RUNS = ORDERS + SAMPLE_RUNS
+
+# The evaluated checkpoints, and the released ones (primary first) that get a model card.
+CHECKPOINTS = ("base", "sft", "dpo")
+RELEASED = ("dpo", "sft")
+
+# The eval set name of the split's own eval pairs (human-labelled sets take other names).
+SPLIT_SET = "split"
+
+# Weight dtypes a model is loaded in, for training and for inference.
+DTYPES = ("float32", "bfloat16", "float16", "auto")
