@@ -19,6 +19,9 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def parse_args(argv=None):
@@ -72,10 +75,12 @@ def main(argv=None) -> int:
     args = parse_args(argv)
     from bias_judge.evaluation.inference import vllm_available
     from bias_judge.core.jsonio import read_jsonl
+    from bias_judge.core.params import load_params
     from bias_judge.data.prompt import build_messages
 
+    style = load_params(REPO / "params.yaml")["prompt"]["style"]  # the judge prompt in use
     pairs = read_jsonl(args.pairs)[: args.prompts]
-    conversations = [build_messages(p) for p in pairs]
+    conversations = [build_messages(p, style=style) for p in pairs]
     results = []
     for kind in [e.strip() for e in args.engines.split(",") if e.strip()]:
         if kind == "vllm" and not vllm_available():

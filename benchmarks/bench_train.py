@@ -39,20 +39,18 @@ CONFIGS = ("trl-defaults", "project-cpu")
 
 def child(config: str, rows_path: str, model_dir: str, n: int, params_path: str) -> dict:
     """One training run in this process; returns its measurements."""
-    import yaml
-
     from bias_judge.core.jsonio import read_jsonl
+    from bias_judge.core.settings import read_settings
     from bias_judge.models import runtime
-    from bias_judge.models.lora import lora_config
     from bias_judge.models.folder import load_tokenizer
-    from bias_judge.models.training import TrainSettings, load_base, trainer_kwargs
-    from bias_judge.stages.sft import base_settings, sft_settings
+    from bias_judge.models.lora import lora_config
+    from bias_judge.models.settings import ModelSettings, SFTSettings
+    from bias_judge.models.training import Base, load_base, trainer_kwargs
 
-    params = yaml.safe_load(Path(params_path).read_text())
-    base = base_settings(params["model"], model_dir)
-    sft = sft_settings(params["sft"])
+    p = read_settings(params_path, {"model": ModelSettings, "sft": SFTSettings})
+    base, sft = Base(model_dir, p["model"]), p["sft"]
     if config == "project-cpu":
-        runtime.apply(base.threads, "system")  # jemalloc was preloaded by the parent, if any
+        runtime.apply(base.model.threads, "system")  # jemalloc was preloaded by the parent, if any
 
     import datasets
     from datasets import Dataset
@@ -73,11 +71,12 @@ def child(config: str, rows_path: str, model_dir: str, n: int, params_path: str)
         args = SFTConfig(output_dir=out, use_cpu=True, **common)
     else:
         model = load_base(base)
-        kwargs = trainer_kwargs(TrainSettings(**{k: getattr(sft, k) for k in TrainSettings.__dataclass_fields__}), Path(out))
+        kwargs = trainer_kwargs(sft, Path(out))
         kwargs.update(common)
         args = SFTConfig(**kwargs)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,
-                         peft_config=lora_config(sft.lora_r, sft.lora_alpha, sft.lora_dropout, sft.target_modules))
+                         peft_config=lora_config(sft.lora.r, sft.lora.alpha, sft.lora.dropout,
+                                                 sft.lora.target_modules))
     if config == "project-cpu":
         from bias_judge.models import lm_head
         lm_head.install_on_cpu(trainer)  # what the sft stage does on CPU

@@ -15,12 +15,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from bias_judge.core.vocabulary import RUNS
+from bias_judge.core.vocabulary import BUCKETS, RUNS, VERDICTS
 
-BUCKETS = ["clear_bias_vs_clean", "subtle_bias_vs_clean", "tracked_bias_vs_alternate",
-           "both_clean_tie", "adversarial"]
+REPO = Path(__file__).resolve().parents[1]
 CATEGORIES = ["age", "disability_status", "gender_identity", "nationality", "ses"]
-VERDICTS = ["A", "B", "TIE"]
 
 
 def synthetic(n: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
@@ -39,7 +37,7 @@ def synthetic(n: int, seed: int = 0) -> tuple[list[dict], list[dict]]:
             "eval_slice": "ood_religion" if ood else "in_dist",
             "gold_verdict": gold, "gold_source": "rule"})
         for run in RUNS:
-            verdict = gold if rng.random() < 0.7 else rng.choice(VERDICTS + [None])
+            verdict = gold if rng.random() < 0.7 else rng.choice([*VERDICTS, None])
             preds.append({"pair_id": f"{i:016x}", "checkpoint": "base", "run": run,
                           "verdict": verdict, "raw_output": "x" * 400,
                           "settings": {"engine": "vllm", "temperature": 0.0, "seed": 0,
@@ -59,7 +57,7 @@ def main() -> None:
             (tmp / name).write_text("".join(json.dumps(r) + "\n" for r in rows))
         argv = ["--eval-set", str(tmp / "eval.jsonl"), "--predictions", str(tmp / "pred.jsonl"),
                 "--out", str(tmp / "m.json"), "--confusion", str(tmp / "c.json"),
-                "--resamples", str(args.resamples)]
+                "--resamples", str(args.resamples), "--params", str(REPO / "params.yaml")]
 
         from bias_judge.evaluation.eval_sets import load_eval_set, load_predictions
         from bias_judge.evaluation.metrics import compute_metrics

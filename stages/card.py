@@ -1,33 +1,20 @@
 """`bias-judge card`: render the model cards (the DVC `card` stage) and validate a card.
 
-`render` reads the `card` section plus the parts of `split`, `label` and `eval` the card
-quotes; the numbers come only from the metrics files and data sidecars.
+`render` reads the `card` and `prompt` sections plus the values of `split`, `label` and
+`eval` the card quotes (PARAMS); the numbers come only from the metrics files and data
+sidecars. `validate` reads no params.
 """
 
 from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import one_line_errors, params_option
+from bias_judge.card.render import CardSettings
+from bias_judge.data.prompt import PromptSettings
+from bias_judge.stages.common import one_line_errors, params_option, read_settings
 
-
-def _settings(params_path: str | None):
-    from bias_judge.card.render import CardSettings, Context
-    from bias_judge.core.params import load_params
-
-    if params_path is None:
-        return CardSettings(), Context()
-    params = load_params(params_path)
-    split = params.get("split") or {}
-    label = params.get("label") or {}
-    ev = params.get("eval") or {}
-    ctx = Context(ood_category=split.get("ood_category"), labeler=label.get("labeler"),
-                  prompt_style=(params.get("prompt") or {}).get("style", "published"))
-    if isinstance(ev.get("max_new_tokens"), int):
-        ctx.max_new_tokens = ev["max_new_tokens"]
-    if isinstance(ev.get("max_model_len"), int):
-        ctx.max_model_len = ev["max_model_len"]
-    return CardSettings.from_params(params.get("card")), ctx
+PARAMS = {"card": CardSettings, "prompt": PromptSettings, "split.ood_category": str,
+          "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int}
 
 
 @click.group("card")
@@ -51,9 +38,13 @@ def group():
 def render(metrics_dir, data_dir, out_dir, template, params_path):
     """Render one card per released checkpoint from the pipeline's metrics."""
     from bias_judge.card.inputs import load_inputs
-    from bias_judge.card.render import render_cards
+    from bias_judge.card.render import Context, render_cards
 
-    settings, ctx = _settings(params_path)
+    p = read_settings(params_path, PARAMS)
+    ctx = Context(ood_category=p["split.ood_category"], labeler=p["label.labeler"],
+                  max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
+                  prompt_style=p["prompt"].style)
+    settings = p["card"]
     inputs = load_inputs(metrics_dir, data_dir)
     for path in render_cards(inputs, settings, ctx, out_dir, template=template,
                              metrics_dir=metrics_dir, data_dir=data_dir):

@@ -1,4 +1,5 @@
-"""What every stage entry shares: params loading, the one-line error, quiet progress."""
+"""What every stage entry shares: the --params option, the one writer of a stage's result,
+and the one-line error."""
 
 from __future__ import annotations
 
@@ -7,20 +8,25 @@ import sys
 
 import click
 
+from bias_judge.core.artifacts import StageResult, write_result
 from bias_judge.core.errors import InputError
-from bias_judge.core.params import load_params
+from bias_judge.core.settings import read_settings
+
+__all__ = ["emit", "one_line_errors", "params_option", "read_settings"]
 
 params_option = click.option(
-    "--params", "params_path", default=None, type=click.Path(dir_okay=False),
-    help="params.yaml to read this stage's section from (validated whole before the stage "
-         "runs). Without it the stage uses the published defaults.")
+    "--params", "params_path", default="params.yaml", show_default=True,
+    type=click.Path(dir_okay=False),
+    help="params file to read this stage's settings from (validated whole before the stage "
+         "runs). There is no fallback recipe: a missing file is an error.")
 
 
-def stage_params(params_path: str | None, section: str) -> dict | None:
-    """The stage's params section, or None when no params file was given."""
-    if params_path is None:
-        return None
-    return load_params(params_path)[section]
+def emit(stage: str, result: StageResult) -> None:
+    """Print the warnings, write the outputs and their sidecars, then the one-line summary."""
+    for warning in result.warnings:
+        click.echo(f"warning: {stage}: {warning}", err=True)
+    write_result(result)
+    click.echo(f"{stage}: {result.summary}", err=True)
 
 
 def one_line_errors(fn):

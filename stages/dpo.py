@@ -14,16 +14,10 @@ from pathlib import Path
 
 import click
 
-from bias_judge.stages.common import one_line_errors, params_option
-from bias_judge.stages.sft import MODEL_DEFAULTS, _quiet_libraries, base_settings, qualify, train_fields
+from bias_judge.models.settings import DPOSettings, ModelSettings
+from bias_judge.stages.common import one_line_errors, params_option, read_settings
 
-
-def dpo_settings(p: dict | None):
-    from bias_judge.models.dpo import DPOSettings
-    if not p:
-        return DPOSettings()
-    extra = {k: p[k] for k in ("beta", "loss_type", "reference") if k in p}
-    return DPOSettings(**train_fields(p), **extra)
+PARAMS = {"model": ModelSettings, "dpo": DPOSettings}
 
 
 @click.command(help="DPO of the SFT judge (TRL DPOTrainer), continuing its LoRA adapter; "
@@ -43,24 +37,10 @@ def dpo_settings(p: dict | None):
 @params_option
 @one_line_errors
 def command(model_dir, sft_adapter, rows, out_dir, metrics_path, live_dir, params_path):
-    from bias_judge.core.errors import InputError
-    from bias_judge.core.params import load_params
+    from bias_judge.models.run import run_dpo
+    from bias_judge.models.training import Outputs, describe
 
-    params = load_params(params_path) if params_path else {}
-    model_p = params.get("model")
-    base = base_settings(model_p, model_dir)
-    settings = dpo_settings(params.get("dpo"))
-    from bias_judge.models import runtime
-    runtime.apply(base.threads, base.allocator)  # may re-execute this command once
-    _quiet_libraries()
-
-    from bias_judge.models.dpo import train_dpo
-    from bias_judge.models.training import Outputs
+    p = read_settings(params_path, PARAMS)
     outputs = Outputs(out_dir=Path(out_dir), metrics_path=Path(metrics_path), live_dir=Path(live_dir))
-    try:
-        summary = train_dpo(base, settings, sft_adapter, rows, outputs,
-                            base_name=(model_p or MODEL_DEFAULTS)["source"])
-    except InputError as exc:
-        raise qualify(exc, "dpo") from None
-    click.echo(f"dpo: {summary['rows']} rows, {summary['steps']} steps, final loss "
-               f"{summary['final_loss']:.4f}, {summary['tokens_per_s']:.0f} tokens/s", err=True)
+    summary = run_dpo(p["model"], p["dpo"], model_dir, sft_adapter, rows, outputs)
+    click.echo(describe("dpo", summary), err=True)

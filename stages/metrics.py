@@ -1,10 +1,16 @@
-"""`bias-judge metrics`: recompute one eval set's metrics from any predictions file."""
+"""`bias-judge metrics`: recompute one eval set's metrics from any predictions file.
+
+The bootstrap seed and resample count are the evaluate stage's (`eval.seed`,
+`eval.bootstrap_resamples`), so a recomputed file matches the pipeline's; --seed and
+--resamples override them."""
 
 from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import one_line_errors
+from bias_judge.stages.common import one_line_errors, params_option, read_settings
+
+PARAMS = {"eval.seed": int, "eval.bootstrap_resamples": int}
 
 
 @click.command("metrics")
@@ -20,17 +26,22 @@ from bias_judge.stages.common import one_line_errors
               help="Metrics JSON to write (schema eval_metrics).")
 @click.option("--confusion", "confusion_out", default=None, type=click.Path(dir_okay=False),
               help="Also write dvc-plots confusion records: [{slice, gold, predicted}].")
-@click.option("--seed", default=0, show_default=True, type=click.IntRange(min=0),
-              help="Bootstrap seed.")
-@click.option("--resamples", default=1000, show_default=True, type=click.IntRange(min=0),
-              help="Bootstrap resamples per metric (0: no intervals).")
+@click.option("--seed", default=None, type=click.IntRange(min=0),
+              help="Bootstrap seed; overrides eval.seed.")
+@click.option("--resamples", default=None, type=click.IntRange(min=0),
+              help="Bootstrap resamples per metric (0: no intervals); overrides "
+                   "eval.bootstrap_resamples.")
+@params_option
 @one_line_errors
-def command(eval_set, predictions, tokenizer, out, confusion_out, seed, resamples):
+def command(eval_set, predictions, tokenizer, out, confusion_out, seed, resamples, params_path):
     """Judge metrics for one eval set (SPEC §8) with 95 % bootstrap intervals."""
     from bias_judge.evaluation.eval_sets import load_eval_set, load_predictions
     from bias_judge.core.jsonio import write_json
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records, load_token_counter
 
+    p = read_settings(params_path, PARAMS)
+    seed = p["eval.seed"] if seed is None else seed
+    resamples = p["eval.bootstrap_resamples"] if resamples is None else resamples
     # Load everything (the tokenizer too) before computing, and compute everything before
     # writing, so any bad input leaves no file behind.
     eval_rows = load_eval_set(eval_set)

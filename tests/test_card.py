@@ -18,6 +18,7 @@ from bias_judge.card.cells import format_cell, round3
 from bias_judge.card.inputs import load_inputs
 from bias_judge.card.headline import BY_KEY, METRICS, Measured
 from bias_judge.card.render import CardSettings, Context, render_card
+from recipes import card_context, settings
 from bias_judge.card.validate import front_matter, validate_card_text
 from bias_judge.core.errors import InputError
 from bias_judge.core.params import validate_params
@@ -41,11 +42,15 @@ def _edit(path: Path, fn) -> None:
     path.write_text(json.dumps(obj, indent=2, sort_keys=True, allow_nan=True))
 
 
+def card_settings(**overrides) -> CardSettings:
+    return settings("card", CardSettings, **overrides)
+
+
 def _render(work: Path, checkpoint: str = "dpo", settings: CardSettings | None = None,
             ctx: Context | None = None) -> str:
     inputs = load_inputs(work / "metrics", work / "data")
-    return render_card(checkpoint, inputs, settings or CardSettings(),
-                       ctx or Context(ood_category="religion", labeler="rule"),
+    return render_card(checkpoint, inputs, settings or card_settings(),
+                       ctx or card_context(ood_category="religion", labeler="rule"),
                        metrics_dir=str(work / "metrics"), data_dir=str(work / "data"))
 
 
@@ -257,7 +262,7 @@ def test_quick_start_uses_the_training_prompt_and_parser(work):
     got = ns["judge_messages"](pair["question_text"],
                                [c["text"] for c in pair["answer_choices"]],
                                pair["response_a"]["text"], pair["response_b"]["text"])
-    assert got == prompt.build_messages(pair)
+    assert got == prompt.build_messages(pair, style="published")
     for reply in ("<reasoning>x</reasoning> <verdict>TIE</verdict>",
                   "noise <reasoning>a\nb</reasoning><verdict>B</verdict><verdict>A</verdict>",
                   "<verdict>A</verdict>", ""):
@@ -289,10 +294,10 @@ def test_advice_follows_the_numbers(work):
 
 
 def test_primary_set_setting(work):
-    text = _render(work, settings=CardSettings(primary_set="split"))
+    text = _render(work, settings=card_settings(primary_set="split"))
     assert "Derived from the `split` set" in text
     with pytest.raises(InputError) as exc:
-        _render(work, settings=CardSettings(primary_set="nope"))
+        _render(work, settings=card_settings(primary_set="nope"))
     assert exc.value.field == "card.primary_set"
 
 
@@ -302,7 +307,7 @@ def test_licence_is_required(work):
     with pytest.raises(InputError) as exc:
         _render(work)
     assert exc.value.field == "license"
-    text = _render(work, settings=CardSettings(license="mit"))
+    text = _render(work, settings=card_settings(license="mit"))
     assert front_matter(text)["license"] == "mit"
     # A known family fills in a licence the base model summary did not record.
     _edit(work / "metrics" / "base_model.json",

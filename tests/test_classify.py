@@ -131,7 +131,9 @@ def test_enrich_stage(tmp_path, cli):
     items = synthetic_items(per_cell=1)
     sample, cands, out = tmp_path / "sample.jsonl", tmp_path / "cands.jsonl", tmp_path / "enriched.jsonl"
     jsonio.write_jsonl(sample, items)
-    assert cli("candidates", "--sample", sample, "--out", cands).exit_code == 0
+    from recipes import write_params
+    params = write_params(tmp_path / "params.yaml", candidates={"generator": "template"})
+    assert cli("candidates", "--sample", sample, "--out", cands, "--params", params).exit_code == 0
     result = cli("enrich", "--candidates", cands, "--items", sample, "--out", out)
     assert result.exit_code == 0, result.output
     rows = jsonio.read_jsonl(out, schema="enriched_candidate")

@@ -11,7 +11,9 @@ import pytest
 
 from bias_judge.evaluation import inference
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
-from bias_judge.evaluation.passes import PassSettings, pair_seed, run_passes, select_pairs
+from bias_judge.evaluation.evaluate import EvalSettings
+from bias_judge.evaluation.passes import pair_seed, run_passes, select_pairs
+from recipes import settings, write_params
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.core.schema import first_error, validator_for
 
@@ -84,7 +86,9 @@ class ScriptedEngine:
         self.closed = True
 
 
-SETTINGS = PassSettings(max_new_tokens=64, sample_temperature=0.3, seed=7, batch_size=2)
+SETTINGS = settings("eval", EvalSettings, max_new_tokens=64, sample_temperature=0.3, seed=7,
+                    batch_size=2)
+PASSES = dict(settings=SETTINGS, prompt_style="published", desc="test")
 
 
 def by_run(rows, pair_id):
@@ -93,7 +97,7 @@ def by_run(rows, pair_id):
 
 def test_seven_runs_per_pair_in_order_and_schema_valid():
     pairs = [make_pair(i) for i in range(3)]
-    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", **PASSES)
     assert [(r["pair_id"], r["run"]) for r in report.rows] == \
         [(p["pair_id"], run) for p in pairs for run in RUNS]
     validator = validator_for("predictions")
@@ -105,7 +109,7 @@ def test_seven_runs_per_pair_in_order_and_schema_valid():
 def test_swapped_run_really_exchanges_the_response_texts():
     pairs = [make_pair(1)]
     engine = ScriptedEngine()
-    report = run_passes(engine, pairs, checkpoint="base", settings=SETTINGS)
+    report = run_passes(engine, pairs, checkpoint="base", **PASSES)
     greedy_slots = engine.calls[0]["slots"]
     assert any(s.startswith("FIRST") for s in greedy_slots)
     assert any(s.startswith("SECOND") for s in greedy_slots)
@@ -118,7 +122,7 @@ def test_swapped_run_really_exchanges_the_response_texts():
 def test_five_samples_are_one_seeded_request_mapped_to_sample_runs():
     pairs = [make_pair(i) for i in range(3)]
     engine = ScriptedEngine()
-    report = run_passes(engine, pairs, checkpoint="sft", settings=SETTINGS)
+    report = run_passes(engine, pairs, checkpoint="sft", **PASSES)
     sample_calls = [c for c in engine.calls if c["temperature"] > 0]
     assert all(c["n"] == 5 and c["temperature"] == 0.3 for c in sample_calls)
     assert all(s.startswith("FIRST") for c in sample_calls for s in c["slots"])
@@ -139,7 +143,7 @@ def test_five_samples_are_one_seeded_request_mapped_to_sample_runs():
 
 def test_calls_are_batched_and_greedy_is_temperature_zero():
     engine = ScriptedEngine()
-    run_passes(engine, [make_pair(i) for i in range(3)], checkpoint="base", settings=SETTINGS)
+    run_passes(engine, [make_pair(i) for i in range(3)], checkpoint="base", **PASSES)
     assert all(c["size"] <= 2 for c in engine.calls)
     greedy = [c for c in engine.calls if c["temperature"] == 0]
     assert sum(c["size"] for c in greedy) == 6 and all(c["n"] == 1 for c in greedy)
@@ -148,7 +152,7 @@ def test_calls_are_batched_and_greedy_is_temperature_zero():
 
 def test_parse_failures_become_null_verdicts():
     pairs = [make_pair(1), make_pair(2, first="BADPARSE")]
-    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", **PASSES)
     bad = by_run(report.rows, pairs[1]["pair_id"])
     assert all(r["verdict"] is None for r in bad.values())
     assert all(r["raw_output"] == "I think A is worse." for r in bad.values())
@@ -159,7 +163,7 @@ def test_parse_failures_become_null_verdicts():
 
 def test_too_long_prompts_are_counted_and_skipped_not_truncated(capsys):
     pairs = [make_pair(1), make_pair(2, first="HUGE")]
-    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS)
+    report = run_passes(ScriptedEngine(), pairs, checkpoint="base", **PASSES)
     runs = by_run(report.rows, pairs[1]["pair_id"])
     # Slot A holds HUGE in the original order only: original and the samples are skipped.
     for run in ("original", *SAMPLE_RUNS):
@@ -174,14 +178,9 @@ def test_too_long_prompts_are_counted_and_skipped_not_truncated(capsys):
 
 def test_passes_are_deterministic():
     pairs = [make_pair(i) for i in range(4)]
-    a = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS).rows
-    b = run_passes(ScriptedEngine(), pairs, checkpoint="base", settings=SETTINGS).rows
+    a = run_passes(ScriptedEngine(), pairs, checkpoint="base", **PASSES).rows
+    b = run_passes(ScriptedEngine(), pairs, checkpoint="base", **PASSES).rows
     assert a == b
-
-
-def test_samples_other_than_five_are_refused():
-    with pytest.raises(ValueError, match="exactly 5"):
-        PassSettings(samples=3)
 
 
 def test_select_pairs_is_a_deterministic_per_slice_subset():
@@ -208,13 +207,7 @@ def write_jsonl(path: Path, rows) -> Path:
 
 
 def params_file(tmp_path: Path, **eval_overrides) -> Path:
-    import yaml
-
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["eval"].update(eval_overrides)
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_params(tmp_path / "params.yaml", eval=eval_overrides)
 
 
 @pytest.fixture

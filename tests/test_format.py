@@ -17,13 +17,14 @@ from bias_judge.data.labelers import run_labeler
 from bias_judge.data.prompt import SYSTEM_PROMPT, parse_verdict
 from bias_judge.data.rejected import FAILURE_MODES
 from bias_judge.stages.format_rows import command
+from recipes import params
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
 PAIRS_DIR = SHARED / "data" / "judge-pairs"
 
-DEFAULTS = dict(seed=42, sft_min_confidence=3, dpo_min_confidence=4, dpo_rejected="mixed",
-                max_length_ratio=1.15)
+# The committed recipe: the format section and the prompt style, as build_rows' arguments.
+DEFAULTS = {**params()["format"], "prompt_style": params()["prompt"]["style"]}
 PICK = {"biased": "A", "neutral": "B", "unclear": "C"}
 
 
@@ -207,7 +208,7 @@ def test_published_pool_passes_length_guard():
     if not path.is_file():
         pytest.skip("shared published pairs not available")
     pairs = [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
-    labelled = run_labeler("rule", pairs, biased_vs_unclear="TIE").rows
+    labelled = run_labeler("rule", pairs, biased_vs_unclear="TIE", reasoning="prose").rows
     for mode in ("mixed", "failure_modes", "verdict_flip"):
         rows = build_rows(labelled, **{**DEFAULTS, "dpo_rejected": mode})
         assert rows.counts["length_ratio_chosen_over_rejected"] <= 1.15

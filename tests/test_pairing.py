@@ -203,13 +203,8 @@ def enriched_file(tmp_path_factory):
 
 
 def _params(tmp_path, **pairs) -> str:
-    import yaml
-    from bias_judge.stages.pairs import DEFAULTS
-    base = yaml.safe_load((Path(__file__).resolve().parents[1] / "params.yaml").read_text())
-    base["pairs"] = {**DEFAULTS, **pairs}
-    path = tmp_path / "params.yaml"
-    path.write_text(yaml.safe_dump(base))
-    return str(path)
+    from recipes import write_params
+    return str(write_params(tmp_path / "params.yaml", pairs=pairs))
 
 
 def test_template_candidates_fill_every_bucket(tmp_path, enriched_file, cli):

@@ -47,8 +47,8 @@ def test_no_switch_passes():
 
 def test_build_messages_layout_and_swap():
     pair = _pair()
-    orig = prompt.build_messages(pair)
-    swapped = prompt.build_messages(pair, swapped=True)
+    orig = prompt.build_messages(pair, style="published")
+    swapped = prompt.build_messages(pair, swapped=True, style="published")
     assert [m["role"] for m in orig] == ["system", "user"]
     assert orig[0] == swapped[0]
     user, user_sw = orig[1]["content"], swapped[1]["content"]

@@ -11,7 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from bias_judge.card.inputs import load_inputs
-from bias_judge.card.render import CardSettings, Context, render_cards
+from bias_judge.card.render import CardSettings, render_cards
+from recipes import card_context, settings
 from bias_judge.stages.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "card"
@@ -31,9 +32,9 @@ def release(tmp_path):
     (merged / "tokenizer.json").write_text("{}\n")
     (merged / "README.md").write_text("stale card written by save_pretrained\n")
     shutil.copytree(FIXTURES, tmp_path / "in")
-    settings = CardSettings(repo_ids={"dpo": REPO_ID, "sft": "someone/bias-judge-sft"})
-    render_cards(load_inputs(tmp_path / "in" / "metrics", tmp_path / "in" / "data"), settings,
-                 Context(ood_category="religion"), tmp_path / "model_card",
+    card = settings("card", CardSettings, repo_ids={"dpo": REPO_ID, "sft": "someone/bias-judge-sft"})
+    render_cards(load_inputs(tmp_path / "in" / "metrics", tmp_path / "in" / "data"), card,
+                 card_context(ood_category="religion"), tmp_path / "model_card",
                  metrics_dir=str(tmp_path / "in" / "metrics"), data_dir=str(tmp_path / "in" / "data"))
     return tmp_path
 

@@ -11,6 +11,7 @@ import yaml
 
 from bias_judge.data import bbq, sampling
 from bias_judge.core.jsonio import read_jsonl, sha256_file
+from recipes import params, write_params
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -28,11 +29,8 @@ def items_file(tmp_path_factory) -> Path:
 
 
 def params_file(tmp_path: Path, per_cell: int, seed: int) -> Path:
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["sample"] = {"per_cell": per_cell, "seed": seed}
-    path = tmp_path / f"params_{per_cell}_{seed}.yaml"
-    path.write_text(yaml.safe_dump(params))
-    return path
+    return write_params(tmp_path / f"params_{per_cell}_{seed}.yaml",
+                        sample={"per_cell": per_cell, "seed": seed})
 
 
 def run_sample(cli, items_file, out, *extra):
@@ -84,14 +82,19 @@ def test_shortfall_takes_all_and_warns(cli, items_file, tmp_path):
     assert f"only {n} items available" in res.stderr
 
 
-def test_defaults_without_params_and_cli_overrides(cli, items_file, tmp_path):
-    out = tmp_path / "default.jsonl"
-    run_sample(cli, items_file, out)
-    meta = json.loads(out.with_name("default.meta.json").read_text())
-    assert meta["params"] == {"per_cell": sampling.DEFAULT_PER_CELL, "seed": sampling.DEFAULT_SEED}
-    out2 = tmp_path / "override.jsonl"
-    run_sample(cli, items_file, out2, "--params", params_file(tmp_path, 4, 1), "--per-cell", "2")
-    meta2 = json.loads(out2.with_name("override.meta.json").read_text())
+def test_without_params_the_working_folders_params_yaml_applies(cli, items_file, tmp_path,
+                                                                monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    res = cli("sample", "--items", items_file, "--out", "missing.jsonl")
+    assert res.exit_code == 2 and "params.yaml" in res.stderr
+    assert len(res.stderr.strip().splitlines()) == 1 and not Path("missing.jsonl").exists()
+    write_params(tmp_path / "params.yaml", profile="gpu")
+    run_sample(cli, items_file, "default.jsonl")
+    meta = json.loads(Path("default.meta.json").read_text())
+    assert meta["params"] == params("gpu")["sample"] and meta["params"]["per_cell"] == 68
+    run_sample(cli, items_file, "override.jsonl", "--params", params_file(tmp_path, 4, 1),
+               "--per-cell", "2")
+    meta2 = json.loads(Path("override.meta.json").read_text())
     assert meta2["params"] == {"per_cell": 2, "seed": 1} and meta2["rows"] == 88
 
 
@@ -122,7 +125,8 @@ def test_published_size_on_shared_bbq(cli, shared_data, tmp_path):
     items = tmp_path / "bbq.jsonl"
     assert cli("ingest", "--bbq-dir", shared_data / "bbq", "--out", items).exit_code == 0
     out = tmp_path / "sample.jsonl"
-    run_sample(cli, items, out)
+    published = params("gpu")["sample"]["per_cell"]
+    run_sample(cli, items, out, "--params", write_params(tmp_path / "gpu.yaml", profile="gpu"))
     available = Counter(bbq.cell_of(r) for r in read_jsonl(items))
     got = Counter(bbq.cell_of(r) for r in read_jsonl(out))
-    assert got == {c: min(n, sampling.DEFAULT_PER_CELL) for c, n in available.items()}
+    assert got == {c: min(n, published) for c, n in available.items()}

@@ -12,8 +12,8 @@ import yaml
 from click.testing import CliRunner
 
 from bias_judge.core import jsonio
-from bias_judge.data.splitting import (PUBLISHED_IN_DIST, PUBLISHED_SETTINGS, gold_verdict,
-                                  proportional_targets, split_pairs)
+from bias_judge.data.splitting import gold_verdict, proportional_targets, split_pairs
+from recipes import params, write_params
 from bias_judge.stages.split import command
 
 REPO = Path(__file__).resolve().parents[1]
@@ -54,13 +54,15 @@ def synthetic_pool(per_bucket: int = 12) -> list[dict]:
     return pairs
 
 
+# The published split (SPEC §5) is the holdout profile's.
+PUBLISHED = params("holdout")["split"]
 SMALL = {"seed": 7, "ood_category": "religion", "ood_size": 6,
          "in_dist": {"clear_bias_vs_clean": 4, "subtle_bias_vs_clean": 3,
                      "tracked_bias_vs_alternate": 2, "both_clean_tie": 2, "adversarial": 1}}
 
 
 def test_published_ood_targets():
-    assert proportional_targets(PUBLISHED_IN_DIST, 60) == {
+    assert proportional_targets(PUBLISHED["in_dist"], 60) == {
         "clear_bias_vs_clean": 28, "subtle_bias_vs_clean": 12, "tracked_bias_vs_alternate": 9,
         "both_clean_tie": 6, "adversarial": 5}
 
@@ -139,9 +141,7 @@ def _write_pairs(tmp_path: Path, pairs: list[dict]) -> Path:
 
 def test_cli_with_params(tmp_path):
     pairs_path = _write_pairs(tmp_path, synthetic_pool())
-    params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["split"] = SMALL
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    write_params(tmp_path / "params.yaml", split=SMALL)
     out = tmp_path / "split"
     res = CliRunner().invoke(command, ["--pairs", str(pairs_path), "--out", str(out),
                                        "--params", str(tmp_path / "params.yaml")])
@@ -157,19 +157,22 @@ def test_cli_with_params(tmp_path):
     assert (out / "eval.jsonl").read_bytes() == first
 
 
-def test_cli_defaults_warn_on_small_pool(tmp_path):
+def test_cli_without_params_reads_the_working_folders_params_yaml(tmp_path, monkeypatch):
     pairs_path = _write_pairs(tmp_path, synthetic_pool())
-    res = CliRunner().invoke(command, ["--pairs", str(pairs_path), "--out", str(tmp_path / "s")])
+    write_params(tmp_path / "params.yaml", profile="holdout")
+    monkeypatch.chdir(tmp_path)
+    res = CliRunner().invoke(command, ["--pairs", str(pairs_path), "--out", "s"])
     assert res.exit_code == 0, res.output
     assert "warning:" in res.output and "clear_bias_vs_clean" in res.output
     meta = json.loads((tmp_path / "s" / "split.meta.json").read_text())
-    assert meta["params"] == PUBLISHED_SETTINGS and meta["warnings"]
+    assert meta["params"] == PUBLISHED and meta["warnings"]
 
 
 def test_cli_bad_input_one_line(tmp_path):
     bad = tmp_path / "pairs.jsonl"
     bad.write_text('{"pair_id": "xyz"}\n')
-    res = CliRunner().invoke(command, ["--pairs", str(bad), "--out", str(tmp_path / "s")])
+    res = CliRunner().invoke(command, ["--pairs", str(bad), "--out", str(tmp_path / "s"),
+                                       "--params", str(REPO / "params.yaml")])
     assert res.exit_code == 2
     assert res.output.startswith("error: ") and res.output.count("\n") == 1
     assert not (tmp_path / "s").exists()
@@ -185,7 +188,7 @@ def published():
 
 def test_defaults_reproduce_published_holdout_and_pool(published):
     pairs, holdout, to_label = published
-    result = split_pairs(pairs, **PUBLISHED_SETTINGS)
+    result = split_pairs(pairs, **PUBLISHED)
     got = {r["pair_id"]: r["eval_slice"] for r in result.eval_rows}
     want = {r["pair_id"]: r["eval_slice"] for r in holdout}
     assert len(want) == 300

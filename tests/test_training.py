@@ -20,10 +20,12 @@ from transformers import TrainerCallback
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import write_jsonl
 from bias_judge.models import rows as rowlib
-from bias_judge.models.dpo import DPOSettings, train_dpo
+from bias_judge.models.dpo import train_dpo
 from bias_judge.models.materialize import materialize
-from bias_judge.models.sft import SFTSettings, prepare, train_sft
-from bias_judge.models.training import BaseSettings, Outputs
+from bias_judge.models.settings import DPOSettings, ModelSettings, SFTSettings
+from bias_judge.models.sft import prepare, train_sft
+from bias_judge.models.training import Base, Outputs
+from recipes import settings
 from bias_judge.core.params import load_params
 from bias_judge.data.prompt import build_messages, format_target, swap_reasoning, swap_verdict
 from bias_judge.stages.cli import main as cli
@@ -54,7 +56,7 @@ def sft_rows(n_pairs: int, seed: int = 0) -> list[dict]:
         for order, swapped in (("original", False), ("swapped", True)):
             v = swap_verdict(verdict) if swapped else verdict
             r = swap_reasoning(reasoning) if swapped else reasoning
-            out.append({"prompt": build_messages(pair, swapped),
+            out.append({"prompt": build_messages(pair, swapped, style="published"),
                         "completion": [{"role": "assistant", "content": format_target(r, v)}],
                         "pair_id": pair["pair_id"], "order": order, "verdict": v,
                         "pair_category": pair["pair_category"]})
@@ -90,9 +92,19 @@ def work(tmp_path_factory) -> Path:
     return d
 
 
-def base(work: Path, **kw) -> BaseSettings:
-    return BaseSettings(model_dir=str(work / "base"), quantization=kw.get("quantization", "none"),
-                        dtype="float32", threads=1)
+def base(work: Path, quantization: str = "none") -> Base:
+    model = settings("model", ModelSettings, source="tiny", quantization=quantization,
+                     dtype="float32", threads=1, allocator="system")
+    return Base(str(work / "base"), model)
+
+
+def sft_settings(**overrides) -> SFTSettings:
+    """The committed sft recipe, made fast for the tiny model."""
+    return settings("sft", SFTSettings, **{**FAST, **overrides})
+
+
+def dpo_settings(**overrides) -> DPOSettings:
+    return settings("dpo", DPOSettings, **{**FAST, **overrides})
 
 
 def outputs(root: Path, name: str = "sft", callbacks=()) -> Outputs:
@@ -103,7 +115,7 @@ def outputs(root: Path, name: str = "sft", callbacks=()) -> Outputs:
 @pytest.fixture(scope="module")
 def sft_done(work) -> tuple[Path, dict]:
     root = work / "sft_run"
-    summary = train_sft(base(work), SFTSettings(**FAST), str(work / "sft.jsonl"), outputs(root))
+    summary = train_sft(base(work), sft_settings(), str(work / "sft.jsonl"), outputs(root))
     return root, summary
 
 
@@ -121,7 +133,7 @@ def test_collated_batch_labels_only_the_completion(work, tmp_path):
     from transformers import AutoTokenizer
 
     rows = sft_rows(6)
-    prep = prepare(base(work), SFTSettings(**FAST), str(work / "sft.jsonl"), outputs(tmp_path))
+    prep = prepare(base(work), sft_settings(), str(work / "sft.jsonl"), outputs(tmp_path))
     tok = AutoTokenizer.from_pretrained(work / "base")
     batch = next(iter(prep.trainer.get_train_dataloader()))
     assert batch["labels"].shape == batch["input_ids"].shape
@@ -237,14 +249,14 @@ class StopAfterSave(TrainerCallback):
 
 
 def test_interrupted_sft_resumes_from_last_checkpoint(work, tmp_path):
-    settings = SFTSettings(**{**FAST, "effective_batch": 2, "per_device_batch_size": 1})  # 6 steps
+    sft = sft_settings(effective_batch=2, per_device_batch_size=1)  # 6 steps
     with pytest.raises(KeyboardInterrupt):
-        train_sft(base(work), settings, str(work / "sft.jsonl"), outputs(tmp_path, callbacks=[StopAfterSave(4)]))
+        train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path, callbacks=[StopAfterSave(4)]))
     ckpts = tmp_path / "models/sft/checkpoints"
     assert (ckpts / "checkpoint-4" / "COMPLETE").is_file()
     assert not (tmp_path / "models/sft/adapter").exists() and not (tmp_path / "metrics").exists()
 
-    summary = train_sft(base(work), settings, str(work / "sft.jsonl"), outputs(tmp_path))
+    summary = train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path))
     assert summary["resumed_from_step"] == 4 and summary["steps"] == 6
     steps = [int(ln.split()[0]) for ln in
              (tmp_path / "dvclive/sft/plots/metrics/loss.tsv").read_text().splitlines()[1:]]
@@ -252,15 +264,15 @@ def test_interrupted_sft_resumes_from_last_checkpoint(work, tmp_path):
 
     # Resumed at the last step (killed while writing outputs): nothing to train, and the
     # summary still reports the whole run's time and throughput.
-    done = train_sft(base(work), settings, str(work / "sft.jsonl"), outputs(tmp_path))
+    done = train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path))
     assert done["resumed_from_step"] == 6 and done["steps"] == 6
     assert done["wall_time_s"] >= summary["wall_time_s"] * 0.99 and done["tokens_per_s"] > 0
 
     # An incomplete checkpoint (no marker) is never resumed from; other params start over.
     (ckpts / "checkpoint-6" / "COMPLETE").unlink()
-    again = train_sft(base(work), settings, str(work / "sft.jsonl"), outputs(tmp_path))
+    again = train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path))
     assert again["resumed_from_step"] == 4
-    other = SFTSettings(**{**FAST, "effective_batch": 2, "per_device_batch_size": 1, "learning_rate": 5e-4})
+    other = sft_settings(effective_batch=2, per_device_batch_size=1, learning_rate=5e-4)
     fresh = train_sft(base(work), other, str(work / "sft.jsonl"), outputs(tmp_path))
     assert fresh["resumed_from_step"] is None and fresh["steps"] == 6
 
@@ -271,11 +283,10 @@ def test_dpo_reference_choice(work, sft_done, tmp_path):
     scores against the base, which the SFT adapter already moved away from."""
     root, _ = sft_done
     adapter = str(root / "models/sft/adapter")
-    settings = dict(FAST, learning_rate=1e-4, max_rows=4)
     first = {}
     for ref in ("sft", "base"):
         out = outputs(tmp_path / ref, "dpo")
-        summary = train_dpo(base(work), DPOSettings(**settings, reference=ref), adapter,
+        summary = train_dpo(base(work), dpo_settings(learning_rate=1e-4, max_rows=4, reference=ref), adapter,
                             str(work / "dpo.jsonl"), out)
         assert summary["reference"] == ref and summary["rows"] == 4 and summary["lora_r"] == 16
         assert (out.adapter / "adapter_model.safetensors").is_file() and (out.merged / "config.json").is_file()
@@ -289,7 +300,7 @@ def test_dpo_reference_choice(work, sft_done, tmp_path):
 
 def test_nf4_qlora_merges_into_unquantised_base(work, tmp_path):
     pytest.importorskip("bitsandbytes")
-    summary = train_sft(base(work, quantization="nf4"), SFTSettings(**{**FAST, "max_steps": 1}),
+    summary = train_sft(base(work, quantization="nf4"), sft_settings(max_steps=1),
                         str(work / "sft.jsonl"), outputs(tmp_path))
     assert summary["quantization"] == "nf4" and summary["steps"] == 1
     cfg = json.loads((tmp_path / "models/sft/merged/config.json").read_text())

@@ -8,7 +8,7 @@ front matter says `library_name: transformers` and `base_model_relation: finetun
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
@@ -25,32 +25,27 @@ TASK_TYPE = "text-classification"
 TASK_NAME = "Social-bias judge (A / B / TIE verdict)"
 
 
-@dataclass
+@dataclass(frozen=True)
 class CardSettings:
-    """The `card` params section, with the defaults used when no params file is given."""
-    repo_ids: dict[str, str] = field(default_factory=lambda: {
-        "dpo": "your-hf-name/bias-judge", "sft": "your-hf-name/bias-judge-sft"})
-    base_model: str | None = None
-    license: str | None = None
-    datasets: list[str] = field(default_factory=lambda: ["heegyu/bbq"])
-    eval_dataset_ids: dict[str, str] = field(default_factory=dict)
-    primary_set: str | None = None
-    headline_metrics: list[str] = field(default_factory=lambda: list(METRIC_KEYS))
-    extra_tags: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_params(cls, section: dict | None) -> "CardSettings":
-        return cls(**(section or {}))
+    """params section `card`."""
+    repo_ids: dict[str, str]     # released checkpoint -> hub repo id
+    base_model: str | None       # hub id for the front matter; None = from base_model.json
+    license: str | None          # None = the base model's licence
+    datasets: list[str]
+    eval_dataset_ids: dict[str, str]  # eval set name -> hub dataset id (default: datasets[0])
+    primary_set: str | None      # the set the advice is based on; None = chosen from the sets
+    headline_metrics: list[str]  # model-index metrics
+    extra_tags: list[str]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Context:
-    """What the card needs from other params sections (all optional)."""
-    ood_category: str | None = None
-    labeler: str | None = None
-    max_new_tokens: int = 1024
-    max_model_len: int = 4096
-    prompt_style: str = "published"
+    """What the card quotes from other params sections."""
+    ood_category: str            # split.ood_category
+    labeler: str                 # label.labeler
+    max_new_tokens: int          # eval.max_new_tokens
+    max_model_len: int           # eval.max_model_len
+    prompt_style: str            # prompt.style
 
 
 def template_path() -> Path:
@@ -58,13 +53,6 @@ def template_path() -> Path:
 
 
 # --- pieces ---------------------------------------------------------------------------
-
-def _ood_name(inputs: CardInputs, ctx: Context) -> str:
-    if ctx.ood_category:
-        return ctx.ood_category
-    params = (inputs.split_meta or {}).get("params") or {}
-    return params.get("ood_category") or "the held-out category"
-
 
 def _set_order(inputs: CardInputs, settings: CardSettings) -> list[str]:
     """Eval sets in display order: the primary one first, then the rest by name."""
@@ -324,7 +312,7 @@ def card_context(checkpoint: str, inputs: CardInputs, settings: CardSettings, ct
     from bias_judge.data import prompt
 
     other = "sft" if checkpoint == "dpo" else "dpo"
-    ood = _ood_name(inputs, ctx)
+    ood = ctx.ood_category
     bm = inputs.base_model
     thinking = bool(bm.get("has_thinking_mode"))
     arch = bm.get("architecture")

@@ -146,16 +146,3 @@ def sha256_tree(path: str | os.PathLike) -> str:
         h.update(f.relative_to(path).as_posix().encode())
         h.update(sha256_file(f).encode())
     return h.hexdigest()
-
-
-def meta_path(artifact: str | os.PathLike) -> Path:
-    """The metadata sidecar of an artifact: `x.jsonl` -> `x.meta.json`."""
-    p = Path(artifact)
-    return p.with_name(p.name.split(".")[0] + ".meta.json")
-
-
-def write_meta(artifact: str | os.PathLike, meta: dict) -> Path:
-    """Sidecar with seed, counts and input checksums. No timestamps: reruns stay byte-identical."""
-    out = meta_path(artifact)
-    write_json(out, meta, schema="meta")
-    return out

@@ -11,11 +11,12 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.schema import validator_for
 
 
-def load_params(path: str | os.PathLike = "params.yaml") -> dict:
+def load_params(path: str | os.PathLike) -> dict:
     """Parse and validate the whole params file; a misspelt key or wrong type names the key."""
     path = Path(path)
     if not path.is_file():
-        raise InputError("params file not found", file=str(path))
+        raise InputError("params file not found (run where params.yaml is, or pass --params)",
+                         file=str(path))
     try:
         params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:

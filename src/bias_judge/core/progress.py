@@ -19,3 +19,8 @@ def bar(iterable=None, **kwargs):
     kwargs.setdefault("disable", not progress_enabled())
     kwargs.setdefault("leave", False)
     return tqdm(iterable, **kwargs)
+
+
+def note(message: str) -> None:
+    """One line of progress for the person running a long stage (stderr, always shown)."""
+    print(message, file=sys.stderr, flush=True)

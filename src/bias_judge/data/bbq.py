@@ -22,6 +22,7 @@ from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import CATEGORIES
 
@@ -374,3 +375,19 @@ def summary_counts(items: list[dict]) -> dict:
         "cells": dict(sorted(Counter(cell_of(it) for it in items).items())),
         "target_label_null": sum(1 for it in items if it["target_label"] is None),
     }
+
+
+# ---------------------------------------------------------------------------------------
+# The ingest stage
+
+
+def ingest(bbq_dir: str | os.PathLike, out: str | os.PathLike) -> StageResult:
+    """Every BBQ file of `bbq_dir` -> one normalised items file and its sidecar."""
+    items, inputs = read_bbq_dir(bbq_dir)
+    counts = summary_counts(items)
+    meta_path, name = beside(out)
+    return StageResult(
+        outputs=[Output(Path(out), items, "bbq_item", jsonl=True)],
+        sidecars=[Sidecar(meta_path, name, rows=len(items), seed=None, counts=counts,
+                          inputs=inputs, params=None, warnings=[])],
+        summary=f"{len(items)} items in {len(counts['categories'])} categories -> {out}")

@@ -6,10 +6,14 @@ reuse it on imported pairs, so both see the same letter for the same text.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterable, Iterator
+from pathlib import Path
 
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import iter_jsonl, read_jsonl
 from bias_judge.core.vocabulary import LETTERS
 
 
@@ -250,3 +254,23 @@ def enrich_rows(candidates: Iterable[tuple[int, dict]], items: dict[str, dict],
         if facts is None:
             facts = facts_of[qid] = question_facts(item)
         yield enrich_candidate(candidate, item, facts)
+
+
+def enrich_file(candidates_path: str | os.PathLike, items_path: str | os.PathLike,
+                out: str | os.PathLike) -> StageResult:
+    """The enrich stage: every candidate with its chosen letter, class and tone flags."""
+    items = {it["question_id"]: it for it in read_jsonl(items_path, schema="bbq_item")}
+    candidates = iter_jsonl(candidates_path, schema="candidate")
+    rows = list(enrich_rows(candidates, items, source=str(candidates_path)))
+    meta_path, name = beside(out)
+    counts = {
+        "by_classification": count_by(rows, "classification"),
+        "by_generator_classification": count_by(rows, "generator", "classification"),
+        "hedged_biased": sum(r["hedged"] and r["classification"] == "biased" for r in rows),
+    }
+    return StageResult(
+        outputs=[Output(Path(out), rows, "enriched_candidate", jsonl=True)],
+        sidecars=[Sidecar(meta_path, name, rows=len(rows), seed=None, counts=counts,
+                          inputs=checksums(candidates_path, items_path), params=None,
+                          warnings=[])],
+        summary=f"{len(rows)} candidates classified -> {out}")

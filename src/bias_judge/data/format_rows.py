@@ -8,16 +8,32 @@ judge cannot learn a position preference from the data.
 
 from __future__ import annotations
 
+import os
 import statistics
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums, count_by
+from bias_judge.core.settings import as_params
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import ORDERS
-from bias_judge.data.prompt import (assert_no_thinking_switch, build_messages, format_target, swap_reasoning,
+from bias_judge.data.prompt import (PromptSettings, assert_no_thinking_switch, build_messages, format_target, swap_reasoning,
                      swap_verdict)
 from bias_judge.data.rejected import FAILURE_MODES, make_rejected
 
 REJECTED_MODES = ("mixed", "verdict_flip", "failure_modes")
+
+
+@dataclass(frozen=True)
+class FormatSettings:
+    """params section `format`."""
+    seed: int
+    sft_min_confidence: int      # labels below it give no SFT rows
+    dpo_min_confidence: int      # labels below it give no DPO rows
+    dpo_rejected: str            # mixed | verdict_flip | failure_modes
+    max_length_ratio: float      # median chosen/rejected token ratio allowed
 
 
 @dataclass
@@ -40,7 +56,7 @@ def _oriented(reasoning: str, verdict: str, order: str, swapped_reasoning: str |
 class _Prompts:
     """Each pair's two prompts, built and checked once for both the SFT and the DPO rows."""
 
-    def __init__(self, style: str = "published"):
+    def __init__(self, style: str):
         self.style = style
         self._cache: dict[tuple[str, str], list[dict]] = {}
 
@@ -60,9 +76,7 @@ def _checked_target(text: str, pair_id: str, order: str, part: str) -> list[dict
     return [{"role": "assistant", "content": text}]
 
 
-def sft_rows(labelled: list[dict], *, min_confidence: int,
-             prompts: _Prompts | None = None) -> list[dict]:
-    prompts = prompts or _Prompts()
+def sft_rows(labelled: list[dict], *, min_confidence: int, prompts: _Prompts) -> list[dict]:
     rows = []
     for pair in labelled:
         if pair["confidence"] < min_confidence:
@@ -93,8 +107,7 @@ def _rejected_kind(mode: str, index: int) -> str:
 
 
 def dpo_rows(labelled: list[dict], *, min_confidence: int, rejected_mode: str,
-             seed: int, prompts: _Prompts | None = None) -> list[dict]:
-    prompts = prompts or _Prompts()
+             seed: int, prompts: _Prompts) -> list[dict]:
     if rejected_mode not in REJECTED_MODES:
         raise InputError(f"dpo_rejected must be one of {REJECTED_MODES}, got {rejected_mode!r}",
                          field="format.dpo_rejected")
@@ -142,16 +155,9 @@ def length_ratio(dpo: list[dict]) -> float | None:
     return chosen / rejected
 
 
-def _tally(rows: list[dict], key: str) -> dict[str, int]:
-    out: dict[str, int] = {}
-    for r in rows:
-        out[r[key]] = out.get(r[key], 0) + 1
-    return dict(sorted(out.items()))
-
-
 def build_rows(labelled: list[dict], *, seed: int, sft_min_confidence: int,
                dpo_min_confidence: int, dpo_rejected: str, max_length_ratio: float,
-               prompt_style: str = "published") -> Rows:
+               prompt_style: str) -> Rows:
     """SFT and DPO rows, sorted by pair_id then order. Fails (InputError) when a prompt or
     target holds a thinking switch, or when chosen answers are longer than rejected ones by
     more than `max_length_ratio` (median tokens), which would let length decide."""
@@ -169,11 +175,11 @@ def build_rows(labelled: list[dict], *, seed: int, sft_min_confidence: int,
     counts = {
         "labelled_pairs": len(ordered),
         "sft_rows": len(sft),
-        "sft_by_bucket": _tally(sft, "pair_category"),
-        "sft_by_verdict": _tally(sft, "verdict"),
+        "sft_by_bucket": count_by(sft, "pair_category"),
+        "sft_by_verdict": count_by(sft, "verdict"),
         "dpo_rows": len(dpo),
-        "dpo_by_rejected_kind": _tally(dpo, "rejected_kind"),
-        "dpo_by_bucket": _tally(dpo, "pair_category"),
+        "dpo_by_rejected_kind": count_by(dpo, "rejected_kind"),
+        "dpo_by_bucket": count_by(dpo, "pair_category"),
         "length_ratio_chosen_over_rejected": None if ratio is None else round(ratio, 4),
     }
     warnings = []
@@ -182,3 +188,23 @@ def build_rows(labelled: list[dict], *, seed: int, sft_min_confidence: int,
     if not dpo:
         warnings.append(f"no non-TIE labelled pair reaches dpo_min_confidence {dpo_min_confidence}")
     return Rows(sft=sft, dpo=dpo, counts=counts, warnings=warnings)
+
+
+def format_file(labels_path: str | os.PathLike, out_dir: str | os.PathLike, s: FormatSettings,
+                prompt: PromptSettings) -> StageResult:
+    """The format stage: labelled pairs -> DIR/sft.jsonl, DIR/dpo.jsonl, DIR/rows.meta.json."""
+    labelled = jsonio.read_jsonl(labels_path, schema="labelled_pair")
+    rows = build_rows(labelled, seed=s.seed, sft_min_confidence=s.sft_min_confidence,
+                      dpo_min_confidence=s.dpo_min_confidence, dpo_rejected=s.dpo_rejected,
+                      max_length_ratio=s.max_length_ratio, prompt_style=prompt.style)
+    out = Path(out_dir)
+    return StageResult(
+        outputs=[Output(out / "sft.jsonl", rows.sft, "sft_row", jsonl=True),
+                 Output(out / "dpo.jsonl", rows.dpo, "dpo_row", jsonl=True)],
+        sidecars=[Sidecar(out / "rows.meta.json", out.name, rows=len(rows.sft) + len(rows.dpo),
+                          seed=s.seed, counts=rows.counts, inputs=checksums(labels_path),
+                          params={**as_params(s), "prompt_style": prompt.style},
+                          warnings=rows.warnings)],
+        warnings=rows.warnings,
+        summary=f"{len(rows.sft)} SFT rows, {len(rows.dpo)} DPO rows (length ratio "
+                f"{rows.counts['length_ratio_chosen_over_rejected']}) -> {out}")

@@ -13,20 +13,34 @@ pair keeps a distinct, symmetric pair_id.
 from __future__ import annotations
 
 import hashlib
+import os
 import random
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums
+from bias_judge.core.settings import as_params
 from bias_judge.core.vocabulary import BUCKETS, LETTERS
 from bias_judge.data.classify import letter_of
 from bias_judge.core.errors import InputError
-from bias_judge.core.jsonio import unique_rows
 
 # The adversarial "long" rule: the biased answer has at least this many times the words of a
 # clean answer that itself has at least MIN_CLEAN_WORDS words.
 LONG_FACTOR = 2
 MIN_CLEAN_WORDS = 5
+
+
+@dataclass(frozen=True)
+class PairsSettings:
+    """params section `pairs`."""
+    source: str                  # build (from candidates) | import (published pairs.jsonl)
+    import_file: str | None
+    seed: int
+    max_per_question: int        # per question and bucket
+    quotas: dict[str, int]       # bucket -> pairs wanted
 
 
 def pair_id(question_id: str, model_a: str, model_b: str) -> str:
@@ -185,7 +199,7 @@ def _pair_row(pid: str, bucket: str, slot_a: tuple[str, dict], slot_b: tuple[str
 
 def sorted_unique_pairs(rows: Iterable[tuple[int, dict]], source: str) -> list[dict]:
     """Imported pairs (line, row) sorted by pair_id; a repeated pair_id names its line."""
-    out = [row for _, row in unique_rows(rows, "pair_id", source)]
+    out = [row for _, row in jsonio.unique_rows(rows, "pair_id", source)]
     out.sort(key=lambda r: r["pair_id"])
     return out
 
@@ -193,3 +207,36 @@ def sorted_unique_pairs(rows: Iterable[tuple[int, dict]], source: str) -> list[d
 def bucket_counts(rows: Iterable[dict]) -> dict[str, int]:
     counts = Counter(r["pair_category"] for r in rows)
     return {b: counts.get(b, 0) for b in BUCKETS}
+
+
+def pairs_file(candidates_path: str | os.PathLike, out: str | os.PathLike,
+               s: PairsSettings) -> StageResult:
+    """The pairs stage: pairs built from the enriched candidates, or imported."""
+    warnings: list[str] = []
+    if s.source == "import":
+        if not s.import_file:
+            raise InputError("source is 'import' but import_file is not set",
+                             field="pairs.import_file")
+        rows = sorted_unique_pairs(jsonio.iter_jsonl(s.import_file, schema="pair"), s.import_file)
+        counts = {"buckets": bucket_counts(rows)}
+        inputs = checksums(s.import_file)
+        seed = None
+    else:
+        rows_in = jsonio.iter_jsonl(candidates_path, schema="enriched_candidate")
+        candidates = [row for _, row in jsonio.unique_rows(rows_in, "candidate_id",
+                                                           str(candidates_path))]
+        rows, report = build_pairs(candidates, quotas=s.quotas,
+                                   max_per_question=s.max_per_question, seed=s.seed)
+        warnings = report.warnings
+        counts = {"buckets": report.counts, "available": report.available,
+                  "questions": len({r["question_id"] for r in rows})}
+        inputs = checksums(candidates_path)
+        seed = s.seed
+    meta_path, name = beside(out)
+    summary = ", ".join(f"{b} {n}" for b, n in counts["buckets"].items())
+    return StageResult(
+        outputs=[Output(Path(out), rows, "pair", jsonl=True)],
+        sidecars=[Sidecar(meta_path, name, rows=len(rows), seed=seed, counts=counts,
+                          inputs=inputs, params=as_params(s), warnings=warnings)],
+        warnings=warnings,
+        summary=f"{len(rows)} pairs ({summary}) -> {out}")

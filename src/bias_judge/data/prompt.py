@@ -7,6 +7,7 @@ evaluation prompts can never drift apart.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import VERDICTS
@@ -102,6 +103,12 @@ for _style, (_system, _reminder) in PROMPT_STYLES.items():
     assert_no_thinking_switch(_system + _reminder, f"bias_judge.data.prompt style {_style}")
 
 
+@dataclass(frozen=True)
+class PromptSettings:
+    """params section `prompt`, read by every stage that builds the judge prompt."""
+    style: str                   # a key of PROMPT_STYLES
+
+
 def _style(style: str) -> tuple[str, str]:
     try:
         return PROMPT_STYLES[style]
@@ -110,7 +117,7 @@ def _style(style: str) -> tuple[str, str]:
                          f"{', '.join(PROMPT_STYLES)})", field="prompt.style") from None
 
 
-def build_user_message(pair: dict, swapped: bool = False, style: str = "published") -> str:
+def build_user_message(pair: dict, swapped: bool = False, *, style: str) -> str:
     first, second = pair["response_a"]["text"], pair["response_b"]["text"]
     if swapped:
         first, second = second, first
@@ -124,13 +131,13 @@ def build_user_message(pair: dict, swapped: bool = False, style: str = "publishe
     )
 
 
-def build_messages(pair: dict, swapped: bool = False, style: str = "published") -> list[dict]:
+def build_messages(pair: dict, swapped: bool = False, *, style: str) -> list[dict]:
     """[system, user] chat messages for one pair; `swapped` exchanges the two response texts
     (the answer choices keep their letters); `style` picks the prompt wording
     (`PROMPT_STYLES`)."""
     return [
         {"role": "system", "content": _style(style)[0]},
-        {"role": "user", "content": build_user_message(pair, swapped, style)},
+        {"role": "user", "content": build_user_message(pair, swapped, style=style)},
     ]
 
 

@@ -3,13 +3,24 @@ category × context condition × question polarity cell."""
 
 from __future__ import annotations
 
+import os
 import random
 from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
 
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
+from bias_judge.core.errors import InputError
+from bias_judge.core.settings import as_params
 from bias_judge.data.bbq import CONDITIONS, POLARITIES, cell_of
 
-DEFAULT_PER_CELL = 68  # 68 × 44 cells ≈ the published 3,000-item sample
-DEFAULT_SEED = 42
+
+@dataclass(frozen=True)
+class SampleSettings:
+    """params section `sample`."""
+    per_cell: int   # items per category x context condition x polarity cell
+    seed: int
 
 
 def cells_for(items: list[dict]) -> list[str]:
@@ -46,3 +57,29 @@ def stratified_sample(items: list[dict], per_cell: int, seed: int
         selected.extend(chosen)
     selected.sort(key=lambda it: it["question_id"])
     return selected, counts, warnings
+
+
+def read_items(path: str | os.PathLike) -> list[dict]:
+    """Items file rows, each validated against the bbq_item schema."""
+    rows = jsonio.iter_jsonl(path, schema="bbq_item")
+    items = [row for _, row in jsonio.unique_rows(rows, "question_id", str(path))]
+    if not items:
+        raise InputError("no items", file=str(path))
+    return items
+
+
+def sample_file(items_path: str | os.PathLike, out: str | os.PathLike,
+                s: SampleSettings) -> StageResult:
+    """The sample stage: the items file -> the stratified sample and its sidecar."""
+    items = read_items(items_path)
+    selected, counts, warnings = stratified_sample(items, s.per_cell, s.seed)
+    meta_path, name = beside(out)
+    return StageResult(
+        outputs=[Output(Path(out), selected, None, jsonl=True)],  # validated on reading
+        sidecars=[Sidecar(meta_path, name, rows=len(selected), seed=s.seed,
+                          counts={"cells": counts},
+                          inputs={Path(items_path).name: jsonio.sha256_file(items_path)},
+                          params=as_params(s), warnings=warnings)],
+        warnings=warnings,
+        summary=f"{len(selected)} of {len(items)} items ({s.per_cell} per cell, seed {s.seed}) "
+                f"-> {out}")

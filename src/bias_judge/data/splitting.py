@@ -5,26 +5,26 @@ the published 300-pair holdout and 1,938-pair training pool.
 
 from __future__ import annotations
 
+import os
 import random
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums
+from bias_judge.core.settings import as_params
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import IN_DIST, ood_slice
 from bias_judge.data.level_rule import more_biased
 
-PUBLISHED_IN_DIST = {
-    "clear_bias_vs_clean": 110,
-    "subtle_bias_vs_clean": 50,
-    "tracked_bias_vs_alternate": 35,
-    "both_clean_tie": 25,
-    "adversarial": 20,
-}
-PUBLISHED_SETTINGS = {
-    "seed": 42,
-    "ood_category": "religion",
-    "in_dist": PUBLISHED_IN_DIST,
-    "ood_size": 60,
-}
+@dataclass(frozen=True)
+class SplitSettings:
+    """params section `split`."""
+    seed: int
+    ood_category: str            # the held-out category (the OOD slice)
+    in_dist: dict[str, int]      # bucket -> in-distribution eval pairs
+    ood_size: int                # OOD eval pairs, spread over buckets like in_dist
 
 
 @dataclass
@@ -127,3 +127,22 @@ def gold_verdict(pair: dict, biased_vs_unclear: str = "TIE") -> str:
         raise InputError(f"pair {pair['pair_id']}: a response has no suspected_bias_level, so "
                          "no gold verdict can be derived", field="suspected_bias_level")
     return more_biased(*levels, biased_vs_unclear=biased_vs_unclear)
+
+
+def split_file(pairs_path: str | os.PathLike, out_dir: str | os.PathLike,
+               s: SplitSettings) -> StageResult:
+    """The split stage: pairs -> DIR/eval.jsonl, DIR/train.jsonl and DIR/split.meta.json."""
+    pairs = jsonio.read_jsonl(pairs_path, schema="pair")
+    result = split_pairs(pairs, seed=s.seed, ood_category=s.ood_category, in_dist=s.in_dist,
+                         ood_size=s.ood_size)
+    out = Path(out_dir)
+    return StageResult(
+        outputs=[Output(out / "eval.jsonl", result.eval_rows, "eval_pair", jsonl=True),
+                 Output(out / "train.jsonl", result.train, "pair", jsonl=True)],
+        sidecars=[Sidecar(out / "split.meta.json", out.name,
+                          rows=len(result.eval_rows) + len(result.train), seed=s.seed,
+                          counts=result.counts, inputs=checksums(pairs_path),
+                          params=as_params(s), warnings=result.warnings)],
+        warnings=result.warnings,
+        summary=f"{len(result.eval_rows)} eval pairs, {len(result.train)} training pairs "
+                f"-> {out}")

@@ -14,28 +14,17 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.inference.base import derive_seed
 from bias_judge.core.progress import bar
 from bias_judge.data.prompt import build_messages, parse_verdict
 
+if TYPE_CHECKING:
+    from bias_judge.evaluation.evaluate import EvalSettings
+
 TOO_LONG = "too_long"
-
-
-@dataclass(frozen=True)
-class PassSettings:
-    max_new_tokens: int = 1024
-    sample_temperature: float = 0.3
-    samples: int = len(SAMPLE_RUNS)
-    seed: int = 42
-    batch_size: int = 16
-    prompt_style: str = "published"
-
-    def __post_init__(self):
-        if self.samples != len(SAMPLE_RUNS):
-            raise ValueError(f"the predictions contract has exactly {len(SAMPLE_RUNS)} sample "
-                             f"runs, got samples={self.samples}")
 
 
 @dataclass
@@ -116,8 +105,8 @@ def _chunks(items: list, size: int):
         yield items[start:start + size]
 
 
-def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: PassSettings,
-               desc: str = "evaluate") -> PassReport:
+def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: EvalSettings,
+               prompt_style: str, desc: str) -> PassReport:
     """Generate the seven runs for every pair; rows come back in pair order, runs in
     RUNS order."""
     limit = engine.max_model_len
@@ -125,7 +114,7 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Pass
     fits: dict[tuple[str, str], bool] = {}
     for pair in pairs:
         for order, swapped in (("original", False), ("swapped", True)):
-            messages = build_messages(pair, swapped=swapped, style=settings.prompt_style)
+            messages = build_messages(pair, swapped=swapped, style=prompt_style)
             prompts[pair["pair_id"], order] = messages
             fits[pair["pair_id"], order] = engine.count_prompt_tokens(messages) < limit
 
@@ -146,11 +135,11 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Pass
             outs = engine.generate([prompts[pid, "original"] for pid in chunk],
                                    temperature=settings.sample_temperature,
                                    max_new_tokens=settings.max_new_tokens,
-                                   n=settings.samples, seed=seeds)
+                                   n=len(SAMPLE_RUNS), seed=seeds)
             for pid, samples in zip(chunk, outs):
-                if len(samples) != settings.samples:
+                if len(samples) != len(SAMPLE_RUNS):
                     raise RuntimeError(f"engine returned {len(samples)} samples, "
-                                       f"asked for {settings.samples}")
+                                       f"asked for {len(SAMPLE_RUNS)}")
                 for run, out in zip(SAMPLE_RUNS, samples):
                     outputs[pid, run] = out
             progress.update(1)

@@ -7,7 +7,6 @@ choice (the policy's own starting point).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
@@ -15,23 +14,11 @@ from bias_judge.core.jsonio import read_jsonl, sha256_tree
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
 from bias_judge.models.callbacks import DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from bias_judge.models.folder import check_model_folder, load_tokenizer
-from bias_judge.models.training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
-                       load_base, run_fingerprint_parts, train_and_summarise,
-                       trainer_kwargs)
+from bias_judge.models.settings import DPOSettings
+from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base,
+                                        run_fingerprint_parts, train_and_summarise, trainer_kwargs)
 
 REFERENCES = ("base", "sft")
-
-
-@dataclass
-class DPOSettings(TrainSettings):
-    """Defaults: the published DPO recipe (SPEC §7)."""
-    learning_rate: float = 5e-6
-    warmup_ratio: float = 0.1
-    weight_decay: float = 0.0
-    epochs: float = 1.0
-    beta: float = 0.1
-    loss_type: str = "sigmoid"
-    reference: str = "base"
 
 
 def _check_adapter(adapter_dir: str) -> dict:
@@ -44,7 +31,7 @@ def _check_adapter(adapter_dir: str) -> dict:
     return json.loads(cfg.read_text())
 
 
-def prepare(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str,
+def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
             outputs: Outputs) -> Prepared:
     check_settings(base, s)
     if s.reference not in REFERENCES:
@@ -97,9 +84,9 @@ def prepare(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str
                     {"r": int(adapter_cfg.get("r", 0)), "alpha": int(adapter_cfg.get("lora_alpha", 0))})
 
 
-def train_dpo(base: BaseSettings, s: DPOSettings, sft_adapter: str, rows_path: str,
-              outputs: Outputs, base_name: str = "") -> dict:
+def train_dpo(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
+              outputs: Outputs) -> dict:
     prep = prepare(base, s, sft_adapter, rows_path, outputs)
-    return train_and_summarise(prep, base, s, outputs, base_name=base_name,
+    return train_and_summarise(prep, base, s, outputs,
                                extra={"beta": s.beta, "loss_type": s.loss_type,
                                       "reference": s.reference})

@@ -3,26 +3,16 @@ completion (the judge's reply) only."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bias_judge.core.jsonio import read_jsonl
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
 from bias_judge.models.callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from bias_judge.models.folder import check_model_folder, load_tokenizer
-from bias_judge.models.training import (BaseSettings, Outputs, Prepared, TrainSettings, check_settings,
-                       load_base, run_fingerprint_parts, train_and_summarise,
-                       trainer_kwargs)
+from bias_judge.models.settings import SFTSettings
+from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base,
+                                        run_fingerprint_parts, train_and_summarise, trainer_kwargs)
 
 
-@dataclass
-class SFTSettings(TrainSettings):
-    lora_r: int = 16
-    lora_alpha: int = 32
-    lora_dropout: float = 0.0
-    target_modules: str | list = "all-linear"
-
-
-def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs) -> Prepared:
+def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Prepared:
     """Everything up to the first training step. All bad input is found here, before the
     checkpoint folder is touched or any model weights are loaded."""
     check_settings(base, s)
@@ -52,16 +42,15 @@ def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs
     timer = TrainTimer(prior_seconds(resume_from))
     trainer = SFTTrainer(
         model=load_base(base), args=config, train_dataset=dataset, processing_class=tokenizer,
-        peft_config=lora_config(s.lora_r, s.lora_alpha, s.lora_dropout, s.target_modules),
+        peft_config=lora_config(s.lora.r, s.lora.alpha, s.lora.dropout, s.lora.target_modules),
         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, SFT_CURVES),
                    *outputs.extra_callbacks])
     lm_head.install_on_cpu(trainer)
     return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer,
-                    {"r": s.lora_r, "alpha": s.lora_alpha})
+                    {"r": s.lora.r, "alpha": s.lora.alpha})
 
 
-def train_sft(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs,
-              base_name: str = "") -> dict:
+def train_sft(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> dict:
     """Train, write adapter + merged model + summary; returns the summary."""
     prep = prepare(base, s, rows_path, outputs)
-    return train_and_summarise(prep, base, s, outputs, base_name=base_name)
+    return train_and_summarise(prep, base, s, outputs, extra={})

@@ -5,48 +5,24 @@ from __future__ import annotations
 
 import os
 import shutil
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import DTYPES
+from bias_judge.models.settings import ModelSettings, TrainSettings
 from bias_judge.core.jsonio import sha256_file, write_json
 
 PRECISIONS = ("bf16", "fp16", "fp32")
 QUANTIZATIONS = ("none", "nf4")
 
 
-@dataclass
-class BaseSettings:
-    """How the frozen base model is loaded for training."""
+@dataclass(frozen=True)
+class Base:
+    """The frozen base model a run trains from: its folder and the `model` params."""
     model_dir: str
-    quantization: str = "nf4"      # nf4 = bitsandbytes 4-bit (QLoRA); none = `dtype` as is
-    dtype: str = "bfloat16"        # dtype of the frozen base weights (and the nf4 compute dtype)
-    threads: int = 0               # torch CPU threads; 0 leaves torch's default
-    allocator: str = "system"      # system | jemalloc (preloaded when libjemalloc2 is installed)
-
-
-@dataclass
-class TrainSettings:
-    """Optimisation knobs common to SFT and DPO. Defaults: the published SFT recipe (SPEC §7)."""
-    seed: int = 3407
-    learning_rate: float = 2e-4
-    lr_scheduler: str = "cosine"
-    warmup_ratio: float = 0.05
-    weight_decay: float = 0.01
-    epochs: float = 3.0
-    max_steps: int | None = None   # when set, overrides epochs
-    per_device_batch_size: int = 2
-    effective_batch: int = 16      # per-device batch x grad accumulation x processes
-    max_length: int = 2048
-    overlong: str = "drop"         # drop | truncate | error, for rows above max_length
-    optimizer: str = "adamw_8bit"
-    precision: str = "bf16"        # mixed-precision autocast: bf16 | fp16 | fp32 (off)
-    gradient_checkpointing: bool = True
-    save_steps: int = 50
-    save_total_limit: int | None = 2
-    logging_steps: int = 1
-    max_rows: int | None = None    # deterministic subset of the rows (whole pairs); None = all
+    model: ModelSettings
 
 
 @dataclass
@@ -82,12 +58,13 @@ def grad_accumulation(s: TrainSettings) -> int:
     return s.effective_batch // per_step
 
 
-def check_settings(base: BaseSettings, s: TrainSettings) -> None:
+def check_settings(base: Base, s: TrainSettings) -> None:
     """Checks the params schema cannot express; run before anything is loaded."""
-    if base.quantization not in QUANTIZATIONS:
-        raise InputError(f"unknown quantization {base.quantization!r}", field="model.quantization")
-    if base.dtype not in DTYPES:
-        raise InputError(f"unknown dtype {base.dtype!r}", field="model.dtype")
+    if base.model.quantization not in QUANTIZATIONS:
+        raise InputError(f"unknown quantization {base.model.quantization!r}",
+                         field="model.quantization")
+    if base.model.dtype not in DTYPES:
+        raise InputError(f"unknown dtype {base.model.dtype!r}", field="model.dtype")
     if s.precision not in PRECISIONS:
         raise InputError(f"unknown precision {s.precision!r}", field="precision")
     if s.learning_rate <= 0:
@@ -95,7 +72,7 @@ def check_settings(base: BaseSettings, s: TrainSettings) -> None:
     if not 0 <= s.warmup_ratio < 1:
         raise InputError(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}", field="warmup_ratio")
     grad_accumulation(s)
-    if base.quantization == "nf4":
+    if base.model.quantization == "nf4":
         import importlib.util
         if importlib.util.find_spec("bitsandbytes") is None:
             raise InputError("quantization nf4 needs bitsandbytes (pip install bitsandbytes)",
@@ -119,22 +96,23 @@ def device_map():
     return {"": "cpu"}
 
 
-def load_base(base: BaseSettings):
+def load_base(base: Base):
     """The frozen base model for training (never trust_remote_code)."""
     import torch
     from transformers import AutoModelForCausalLM
 
-    kwargs = {"dtype": torch_dtype(base.dtype), "trust_remote_code": False}
-    if base.quantization == "nf4":
+    model = base.model
+    kwargs = {"dtype": torch_dtype(model.dtype), "trust_remote_code": False}
+    if model.quantization == "nf4":
         from transformers import BitsAndBytesConfig
-        compute = torch.bfloat16 if base.dtype in ("bfloat16", "auto") else torch_dtype(base.dtype)
+        compute = torch.bfloat16 if model.dtype in ("bfloat16", "auto") else torch_dtype(model.dtype)
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
             bnb_4bit_compute_dtype=compute)
         kwargs["device_map"] = device_map()
-    model = AutoModelForCausalLM.from_pretrained(base.model_dir, **kwargs)
-    model.config.use_cache = False  # the KV cache is dead weight while training
-    return model
+    loaded = AutoModelForCausalLM.from_pretrained(base.model_dir, **kwargs)
+    loaded.config.use_cache = False  # the KV cache is dead weight while training
+    return loaded
 
 
 def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
@@ -208,8 +186,8 @@ class Prepared:
     lora: dict
 
 
-def train_and_summarise(prep: Prepared, base: BaseSettings, s: TrainSettings, outputs: Outputs,
-                        *, base_name: str, extra: dict | None = None) -> dict:
+def train_and_summarise(prep: Prepared, base: Base, s: TrainSettings, outputs: Outputs,
+                        *, extra: dict) -> dict:
     """Train a prepared run, save adapter + merged model, write the `train_summary` metrics
     (process 0 only, under DDP); returns the summary. `extra` adds stage-specific fields."""
     from bias_judge.models.runtime import hardware
@@ -223,8 +201,8 @@ def train_and_summarise(prep: Prepared, base: BaseSettings, s: TrainSettings, ou
         **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
                                   "resumed_from_step")},
         "hardware": hardware(),
-        "base_model": base_name or base.model_dir,
-        "quantization": base.quantization,
+        "base_model": base.model.source,
+        "quantization": base.model.quantization,
         "lora_r": prep.lora["r"],
         "lora_alpha": prep.lora["alpha"],
         "learning_rate": s.learning_rate,
@@ -236,14 +214,14 @@ def train_and_summarise(prep: Prepared, base: BaseSettings, s: TrainSettings, ou
         "rows_available": prep.rows_total,
         "max_row_tokens": prep.report.max_tokens,
         "mean_row_tokens": round(prep.report.mean_tokens, 1),
-        **(extra or {}),
+        **extra,
     }
     if main:
         write_json(outputs.metrics_path, summary, schema="train_summary")
     return summary
 
 
-def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs, merge_dtype: str = "auto") -> None:
+def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs) -> None:
     """Adapter, then the adapter merged into the UNquantised base, each written to a temporary
     folder and renamed into place only when complete."""
     from peft import PeftModel
@@ -264,7 +242,7 @@ def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs, merge_dtyp
         model.save_pretrained(str(tmp_adapter), selected_adapters=["default"])
         tokenizer.save_pretrained(str(tmp_adapter))
         # A QLoRA adapter merged into 4-bit weights would bake in the quantisation error.
-        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype=torch_dtype(merge_dtype),
+        base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto",
                                                     trust_remote_code=False)
         merged = PeftModel.from_pretrained(base, str(tmp_adapter)).merge_and_unload()
         merged.save_pretrained(str(tmp_merged))
@@ -284,25 +262,37 @@ def base_fingerprint(model_dir: str) -> dict:
     return {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.is_file()}
 
 
-def settings_dict(*objs) -> dict:
-    out = {}
-    for o in objs:
-        out.update(asdict(o))
-    return out
-
-
 # Knobs that change how a run is checkpointed, logged or scheduled on the CPU, but not what it
-# computes: a checkpoint folder stays resumable when only these change.
+# computes: a checkpoint folder stays resumable when only these change. What the base model
+# is (source, revision, chat template) is covered by the checksums of its folder.
 NOT_IN_FINGERPRINT = ("save_steps", "save_total_limit", "logging_steps", "threads", "allocator",
-                      "model_dir")
+                      "source", "revision", "chat_template")
 
 
-def run_fingerprint_parts(base: BaseSettings, s, rows: list[dict], extra: dict | None = None) -> dict:
+def run_fingerprint_parts(base: Base, s: TrainSettings, rows: list[dict], extra: dict) -> dict:
     import hashlib
     import json
 
-    knobs = {k: v for k, v in settings_dict(base, s).items() if k not in NOT_IN_FINGERPRINT}
+    knobs = {k: v for k, v in {**asdict(base.model), **asdict(s)}.items()
+             if k not in NOT_IN_FINGERPRINT}
     rows_digest = hashlib.sha256(
         "\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
     return {"settings": knobs, "rows": rows_digest, "base": base_fingerprint(base.model_dir),
-            "world_size": world_size(), **(extra or {})}
+            "world_size": world_size(), **extra}
+
+
+@contextmanager
+def named_in(section: str):
+    """Library errors name a settings field; the user knows it as `section.field`."""
+    try:
+        yield
+    except InputError as exc:
+        if exc.field and "." not in exc.field:
+            raise InputError(exc.message, file=exc.file, line=exc.line,
+                             field=f"{section}.{exc.field}") from None
+        raise
+
+
+def describe(stage: str, summary: dict) -> str:
+    return (f"{stage}: {summary['rows']} rows, {summary['steps']} steps, final loss "
+            f"{summary['final_loss']:.4f}, {summary['tokens_per_s']:.0f} tokens/s")

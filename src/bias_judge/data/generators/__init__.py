@@ -9,10 +9,38 @@ never imports the inference stack.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable, Iterator, Sequence
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Protocol, runtime_checkable
 
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
+from bias_judge.core.settings import as_params
+
+
+@dataclass(frozen=True)
+class LLMSettings:
+    """params `candidates.llm`: the keyword arguments of the llm generator."""
+    models: list[str]            # model folders, each answering every question
+    samples_per_question: int
+    temperature: float
+    max_new_tokens: int
+    engine: str                  # auto | vllm | transformers
+    dtype: str
+    max_model_len: int
+    batch_size: int              # questions per engine call
+    engine_options: dict
+
+
+@dataclass(frozen=True)
+class CandidateSettings:
+    """params section `candidates`."""
+    generator: str               # template | llm
+    seed: int
+    llm: LLMSettings             # read by the llm generator only
 
 
 @runtime_checkable
@@ -67,13 +95,21 @@ def candidate_row(question_id: str, generator: str, text: str, *, truncated: boo
     }
 
 
-def count_by(rows: Iterable[dict], *keys: str) -> dict:
-    """Nested counts, e.g. count_by(rows, 'generator', 'style') -> {gen: {style: n}}."""
-    out: dict = {}
-    for row in rows:
-        node = out
-        for key in keys[:-1]:
-            node = node.setdefault(str(row.get(key)), {})
-        last = str(row.get(keys[-1]))
-        node[last] = node.get(last, 0) + 1
-    return out
+def generate_candidates(sample_path: str | os.PathLike, out: str | os.PathLike,
+                        s: CandidateSettings) -> StageResult:
+    """The candidates stage: answer every sampled question with the configured generator."""
+    items = jsonio.read_jsonl(sample_path, schema="bbq_item")
+    options = as_params(s.llm) if s.generator == "llm" else {}
+    rows = list(make_generator(s.generator, **options).generate(items, seed=s.seed))
+    meta_path, name = beside(out)
+    counts = {
+        "questions": len(items),
+        "by_generator": count_by(rows, "generator"),
+        "by_generator_style": count_by(rows, "generator", "style"),
+        "truncated": sum(r["truncated"] for r in rows),
+    }
+    return StageResult(
+        outputs=[Output(Path(out), rows, "candidate", jsonl=True)],
+        sidecars=[Sidecar(meta_path, name, rows=len(rows), seed=s.seed, counts=counts,
+                          inputs=checksums(sample_path), params=as_params(s), warnings=[])],
+        summary=f"{len(rows)} responses to {len(items)} questions ({s.generator}) -> {out}")

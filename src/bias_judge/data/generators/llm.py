@@ -58,10 +58,11 @@ def model_names(models: Sequence[str]) -> list[str]:
 
 
 class LLMGenerator:
-    def __init__(self, models: Sequence[str], samples_per_question: int = 1,
-                 temperature: float = 0.7, max_new_tokens: int = 256, engine: str = "auto",
-                 dtype: str | None = None, batch_size: int = 64, max_model_len: int = 2048,
-                 engine_options: dict | None = None):
+    """Keyword arguments: the `candidates.llm` params (see `LLMSettings`)."""
+
+    def __init__(self, *, models: Sequence[str], samples_per_question: int, temperature: float,
+                 max_new_tokens: int, engine: str, dtype: str, batch_size: int,
+                 max_model_len: int, engine_options: dict):
         if not models:
             raise InputError("no model folders given", field="candidates.llm.models")
         self.models = list(models)
@@ -73,7 +74,7 @@ class LLMGenerator:
         self.dtype = dtype
         self.batch_size = int(batch_size)
         self.max_model_len = int(max_model_len)
-        self.engine_options = dict(engine_options or {})
+        self.engine_options = dict(engine_options)
 
     def generate(self, items: Sequence[dict], seed: int) -> Iterator[dict]:
         for model_dir in self.models:
@@ -83,11 +84,9 @@ class LLMGenerator:
         from bias_judge.evaluation.inference import load_engine  # heavy: torch / vLLM
 
         for model_dir, name in zip(self.models, self.names):
-            kwargs = {"engine": self.engine, "seed": seed, "max_model_len": self.max_model_len,
-                      **self.engine_options}
-            if self.dtype:
-                kwargs["dtype"] = self.dtype
-            engine = load_engine(model_dir, **kwargs)
+            engine = load_engine(model_dir, engine=self.engine, dtype=self.dtype,
+                                 max_model_len=self.max_model_len, seed=seed,
+                                 **self.engine_options)
             try:
                 yield from self._ask(engine, name, items, seed)
             finally:

@@ -1,28 +1,103 @@
 """Pluggable labelers: each turns training pairs into labelled pairs (verdict, reasoning,
 confidence, label_source). Add one by writing a module with `label_pairs(pairs, **options)
--> LabelResult` and registering its name here."""
+-> LabelResult` and registering it here; `label_file` is the label stage."""
 
 from __future__ import annotations
 
 import importlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
 
+from bias_judge.core import jsonio
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
-
+from bias_judge.core.settings import as_params
 from bias_judge.data.labelers.base import LabelResult
 
-# name -> module under bias_judge.labelers
+# name -> the module that labels
 LABELERS: dict[str, str] = {
-    "rule": "rule",
-    "import": "imported",
+    "rule": "bias_judge.data.labelers.rule",
+    "import": "bias_judge.data.labelers.imported",
 }
+
+
+@dataclass(frozen=True)
+class LabelSettings:
+    """params section `label`."""
+    labeler: str                 # rule | import
+    biased_vs_unclear: str       # TIE | A_or_B (see data.level_rule)
+    reasoning: str               # rule labeler: prose | stepwise
+    human_eval_sets: list[str]   # human-labelled sets for the gold-quality report
+    import_files: list[str]      # labeler import: the label files
+    import_rejected: str | None  # labeler import: wrong answers for DPO
 
 
 def run_labeler(name: str, pairs: list[dict], **options) -> LabelResult:
     if name not in LABELERS:
         raise InputError(f"unknown labeler {name!r} (known: {', '.join(sorted(LABELERS))})",
                          field="label.labeler")
-    module = importlib.import_module(f"{__name__}.{LABELERS[name]}")
-    return module.label_pairs(pairs, **options)
+    return importlib.import_module(LABELERS[name]).label_pairs(pairs, **options)
 
 
-__all__ = ["LABELERS", "LabelResult", "run_labeler"]
+def _options(s: LabelSettings, inputs: dict) -> dict:
+    """The chosen labeler's keyword arguments; imported label files join `inputs`."""
+    if s.labeler == "rule":
+        return {"biased_vs_unclear": s.biased_vs_unclear, "reasoning": s.reasoning}
+    if not s.import_files:
+        raise InputError("labeler 'import' needs at least one file in import_files",
+                         field="label.import_files")
+    from bias_judge.data.labelers.imported import read_label_file
+
+    labels = []
+    for path in s.import_files:
+        labels.extend(read_label_file(path))
+    inputs.update(checksums(*s.import_files))
+    return {"labels": labels}
+
+
+def _gold_report(s: LabelSettings, levels_from: str | os.PathLike | None, inputs: dict) -> dict:
+    from bias_judge.data.labelers.gold_quality import gold_quality_report
+
+    sets = [(Path(path).stem, path, jsonio.read_jsonl(path, schema="pair"))
+            for path in s.human_eval_sets]
+    inputs.update(checksums(*s.human_eval_sets))
+    pool = []
+    if sets and levels_from:
+        pool = jsonio.read_jsonl(levels_from, schema="pair")
+        inputs.update(checksums(levels_from))
+    return gold_quality_report(sets, levels_pool=pool, biased_vs_unclear=s.biased_vs_unclear)
+
+
+def label_file(pairs_path: str | os.PathLike, out: str | os.PathLike,
+               gold_report: str | os.PathLike | None, levels_from: str | os.PathLike | None,
+               s: LabelSettings) -> StageResult:
+    """The label stage: training pairs -> labelled pairs, plus (when `gold_report` is given)
+    the rule teacher's agreement with the human-labelled sets."""
+    pairs = jsonio.read_jsonl(pairs_path, schema="pair")
+    inputs = checksums(pairs_path)
+    result = run_labeler(s.labeler, pairs, **_options(s, inputs))
+    counts = dict(result.counts)
+    if s.import_rejected:
+        from bias_judge.data.labelers.imported import attach_rejected, read_rejected_file
+
+        counts.update(attach_rejected(result.rows, read_rejected_file(s.import_rejected)))
+        inputs.update(checksums(s.import_rejected))
+    counts.update(by_verdict=count_by(result.rows, "verdict"),
+                  by_confidence=count_by(result.rows, "confidence"),
+                  by_bucket=count_by(result.rows, "pair_category"),
+                  by_label_source=count_by(result.rows, "label_source"))
+    outputs = [Output(Path(out), result.rows, "labelled_pair", jsonl=True)]
+    if gold_report:
+        outputs.append(Output(Path(gold_report), _gold_report(s, levels_from, inputs), None,
+                              jsonl=False))
+    meta_path, name = beside(out)
+    return StageResult(
+        outputs=outputs,
+        sidecars=[Sidecar(meta_path, name, rows=len(result.rows), seed=None, counts=counts,
+                          inputs=inputs, params=as_params(s), warnings=result.warnings)],
+        warnings=result.warnings,
+        summary=f"{len(result.rows)} pairs labelled ({s.labeler}) -> {out}")
+
+
+__all__ = ["LABELERS", "LabelResult", "LabelSettings", "label_file", "run_labeler"]

@@ -19,7 +19,7 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import VERDICTS
 
 from bias_judge.data.labelers.facts import pair_facts
-from bias_judge.data.labelers.rule import label_pair
+from bias_judge.data.labelers.rule import rule_verdict
 
 
 
@@ -71,7 +71,7 @@ def _set_levels(row: dict, la: str, lb: str) -> dict:
             "response_b": {**row["response_b"], "suspected_bias_level": lb}}
 
 
-def score_set(rows: list[dict], *, pool: dict[str, dict], biased_vs_unclear: str = "TIE",
+def score_set(rows: list[dict], *, pool: dict[str, dict], biased_vs_unclear: str,
               source: str = "") -> dict:
     """κ of the rule against `human_verdict`: overall, per eval_slice, per bucket in each."""
     scored = []
@@ -85,7 +85,7 @@ def score_set(rows: list[dict], *, pool: dict[str, dict], biased_vs_unclear: str
         level_sources[how] += 1
         if full is None:
             continue
-        rule = label_pair(full, biased_vs_unclear=biased_vs_unclear)["verdict"]
+        rule = rule_verdict(full, biased_vs_unclear=biased_vs_unclear)
         scored.append((row.get("eval_slice", "all"), row["pair_category"], human, rule))
 
     report = {"n": len(rows), "n_scored": len(scored),
@@ -108,8 +108,8 @@ def score_set(rows: list[dict], *, pool: dict[str, dict], biased_vs_unclear: str
     return report
 
 
-def gold_quality_report(sets: list[tuple[str, str, list[dict]]], *, levels_pool: list[dict] = (),
-                        biased_vs_unclear: str = "TIE") -> dict:
+def gold_quality_report(sets: list[tuple[str, str, list[dict]]], *, levels_pool: list[dict],
+                        biased_vs_unclear: str) -> dict:
     """`sets`: (name, path, rows) per human-labelled set. Always a report, with an empty
     `sets` object when there is none, so the pipeline's metrics file exists."""
     pool = {p["pair_id"]: p for p in levels_pool}

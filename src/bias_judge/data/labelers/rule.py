@@ -304,16 +304,27 @@ def stepwise_reasoning(f: PairFacts, swapped: bool = False) -> str:
     return " ".join(steps)
 
 
-def label_pair(pair: dict, *, biased_vs_unclear: str = "TIE", reasoning: str = "prose") -> dict:
+def _levelled_facts(pair: dict) -> PairFacts:
+    f = pair_facts(pair)
+    if None in f.levels.values():
+        raise InputError(f"pair {pair['pair_id']}: no suspected_bias_level and no facts to derive "
+                         "it from", field="suspected_bias_level")
+    return f
+
+
+def rule_verdict(pair: dict, *, biased_vs_unclear: str) -> str:
+    """The rule's verdict alone (what the gold-quality report compares with human labels)."""
+    f = _levelled_facts(pair)
+    return more_biased(f.levels["A"], f.levels["B"], biased_vs_unclear=biased_vs_unclear)
+
+
+def label_pair(pair: dict, *, biased_vs_unclear: str, reasoning: str) -> dict:
     """{verdict, reasoning, confidence} for one pair (plus `reasoning_swapped` for the stepwise
     style, which lists the responses in slot order); InputError when its levels are unknown."""
     if reasoning not in REASONING_STYLES:
         raise InputError(f"unknown reasoning style {reasoning!r} (expected one of "
                          f"{', '.join(REASONING_STYLES)})", field="label.reasoning")
-    f = pair_facts(pair)
-    if None in f.levels.values():
-        raise InputError(f"pair {pair['pair_id']}: no suspected_bias_level and no facts to derive "
-                         "it from", field="suspected_bias_level")
+    f = _levelled_facts(pair)
     verdict = more_biased(f.levels["A"], f.levels["B"], biased_vs_unclear=biased_vs_unclear)
     if reasoning == "stepwise":
         return {"verdict": verdict, "reasoning": stepwise_reasoning(f),
@@ -323,8 +334,7 @@ def label_pair(pair: dict, *, biased_vs_unclear: str = "TIE", reasoning: str = "
             "confidence": _confidence(f)}
 
 
-def label_pairs(pairs: list[dict], *, biased_vs_unclear: str = "TIE",
-                reasoning: str = "prose") -> LabelResult:
+def label_pairs(pairs: list[dict], *, biased_vs_unclear: str, reasoning: str) -> LabelResult:
     rows = []
     for pair in sorted(pairs, key=lambda p: p["pair_id"]):
         rows.append({**pair, **label_pair(pair, biased_vs_unclear=biased_vs_unclear,

@@ -91,8 +91,8 @@ def resolve_engine(engine: str, model_dir: str | os.PathLike | None = None) -> s
     raise InputError(problem, file=str(model_dir), field="engine")
 
 
-def load_engine(model_dir: str | os.PathLike, engine: str = "auto", dtype: str = "bfloat16",
-                max_model_len: int = 4096, seed: int = 0, **opts) -> Engine:
+def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_model_len: int,
+                seed: int, **opts) -> Engine:
     """Load a checkpoint folder (weights, tokenizer with chat template) for generation.
 
     `opts` go to the engine: `batch_size` (rows per forward pass) and `threads` (torch CPU

@@ -18,8 +18,8 @@ from bias_judge.evaluation.inference.base import Engine, GenOut, derive_seed
 class TransformersEngine(Engine):
     name = "transformers"
 
-    def __init__(self, model_dir: str | os.PathLike, *, dtype: str = "bfloat16",
-                 max_model_len: int = 4096, seed: int = 0, batch_size: int = 8,
+    def __init__(self, model_dir: str | os.PathLike, *, dtype: str, max_model_len: int,
+                 seed: int, batch_size: int = 8,
                  device: str | None = None, threads: int | None = None, **_ignored):
         super().__init__(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed)
         import torch

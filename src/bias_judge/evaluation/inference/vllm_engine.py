@@ -22,8 +22,8 @@ DEFAULT_CPU_KVCACHE_GIB = "1"
 class VLLMEngine(Engine):
     name = "vllm"
 
-    def __init__(self, model_dir: str | os.PathLike, *, dtype: str = "bfloat16",
-                 max_model_len: int = 4096, seed: int = 0,
+    def __init__(self, model_dir: str | os.PathLike, *, dtype: str, max_model_len: int,
+                 seed: int,
                  max_num_batched_tokens: int | None = None, enforce_eager: bool = False,
                  batch_size: int | None = None, threads: int | None = None, **opts):
         super().__init__(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed)

@@ -1,0 +1,93 @@
+"""What a stage's library call returns, and the one writer of its files and sidecars.
+
+A data stage computes everything first and returns a `StageResult`: the files to write, the
+sidecars that describe them, its warnings and a one-line summary. `write_result` then writes
+it, each file validated against its schema and replaced atomically; the sidecar dict is
+assembled here only (`Sidecar.as_dict`), so every stage records the same fields.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bias_judge.core.jsonio import sha256_file, write_json, write_jsonl
+
+
+@dataclass
+class Output:
+    """One file: JSONL rows (`jsonl`) or one JSON document."""
+    path: Path
+    content: list | dict
+    schema: str | None
+    jsonl: bool
+
+
+@dataclass
+class Sidecar:
+    """The metadata file that describes an artifact: what it holds, from which inputs
+    (path -> sha256), with which params. No timestamps: reruns stay byte-identical."""
+    path: Path                   # where the sidecar goes (see `beside`)
+    artifact: str                # the artifact's name, as recorded
+    rows: int
+    seed: int | None
+    counts: dict
+    inputs: dict[str, str]
+    params: dict | None          # None: the stage reads no params, and the key is left out
+    warnings: list[str]
+
+    def as_dict(self) -> dict:
+        """The one place a sidecar's fields are assembled (schema `meta`)."""
+        meta = {"artifact": self.artifact, "rows": self.rows, "seed": self.seed,
+                "counts": self.counts, "inputs": self.inputs, "warnings": self.warnings}
+        if self.params is not None:
+            meta["params"] = self.params
+        return meta
+
+
+def beside(artifact: str | os.PathLike) -> tuple[Path, str]:
+    """(sidecar path, artifact name) for an artifact file: `x.jsonl` -> `x.meta.json`."""
+    p = Path(artifact)
+    return p.with_name(p.name.split(".")[0] + ".meta.json"), p.name
+
+
+@dataclass
+class StageResult:
+    outputs: list[Output]
+    sidecars: list[Sidecar] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    summary: str = ""
+
+
+def count_by(rows, *keys: str) -> dict:
+    """Nested counts for a sidecar, e.g. count_by(rows, "generator", "style") ->
+    {generator: {style: n}}; keys are strings, as JSON writes them."""
+    out: dict = {}
+    for row in rows:
+        node = out
+        for key in keys[:-1]:
+            node = node.setdefault(str(row.get(key)), {})
+        last = str(row.get(keys[-1]))
+        node[last] = node.get(last, 0) + 1
+    return out
+
+
+def checksums(*paths: str | os.PathLike) -> dict[str, str]:
+    """{path as given: sha256} for a sidecar's `inputs`."""
+    return {str(p): sha256_file(p) for p in paths}
+
+
+def write_result(result: StageResult) -> list[Path]:
+    """Write every output, then every sidecar; returns the paths written."""
+    written = []
+    for out in result.outputs:
+        if out.jsonl:
+            write_jsonl(out.path, out.content, schema=out.schema)
+        else:
+            write_json(out.path, out.content, schema=out.schema)
+        written.append(Path(out.path))
+    for sidecar in result.sidecars:
+        write_json(sidecar.path, sidecar.as_dict(), schema="meta")
+        written.append(sidecar.path)
+    return written

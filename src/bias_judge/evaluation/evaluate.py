@@ -1,0 +1,119 @@
+"""The evaluate stage: one checkpoint, seven judge passes per eval pair, metrics per eval set.
+
+Every eval set is loaded and checked, and the model folder too, before the (slow) engine
+starts; every set's predictions, sidecar, confusion records and metrics are computed (the
+metrics checked against their schema) before anything is written.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums
+from bias_judge.core.errors import InputError
+from bias_judge.core.progress import note
+from bias_judge.core.schema import first_error, validator_for
+from bias_judge.core.settings import as_params
+from bias_judge.core.vocabulary import SPLIT_SET
+from bias_judge.data.prompt import PromptSettings
+
+
+@dataclass(frozen=True)
+class EvalSettings:
+    """params section `eval`."""
+    engine: str                  # auto | vllm | transformers
+    dtype: str
+    max_model_len: int           # longer prompts are counted and skipped, never truncated
+    max_new_tokens: int
+    sample_temperature: float
+    seed: int
+    split_set: bool              # evaluate the split's own eval set as set "split"
+    human_sets: dict[str, str]   # name -> human-labelled eval set
+    max_pairs: int | None        # deterministic per-slice subset of each set
+    batch_size: int
+    bootstrap_resamples: int
+    engine_options: dict
+
+
+def eval_sets(split_path: str | os.PathLike, s: EvalSettings) -> dict[str, str]:
+    """{set name: path}: the split's eval set as "split" (when `split_set`) and the human sets."""
+    if SPLIT_SET in s.human_sets:
+        raise InputError(f"the name '{SPLIT_SET}' is taken by the split's own eval set",
+                         field=f"eval.human_sets.{SPLIT_SET}")
+    sets = {SPLIT_SET: str(split_path), **s.human_sets} if s.split_set else dict(s.human_sets)
+    if not sets:
+        raise InputError("nothing to evaluate: split_set is false and human_sets is empty",
+                         field="eval.split_set")
+    return sets
+
+
+def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
+                        split_path: str | os.PathLike, out_dir: str | os.PathLike,
+                        metrics_path: str | os.PathLike, s: EvalSettings,
+                        prompt: PromptSettings) -> StageResult:
+    """OUT_DIR/NAME.predictions.jsonl (+ NAME.meta.json) and OUT_DIR/confusion_NAME.json per
+    eval set, and METRICS = {"checkpoint", "sets": {NAME: one-set metrics}}."""
+    from bias_judge.evaluation.eval_sets import load_eval_set
+    from bias_judge.evaluation.inference import load_engine
+    from bias_judge.evaluation.metrics import compute_metrics, confusion_records
+    from bias_judge.evaluation.passes import run_passes, select_pairs
+    from bias_judge.models.folder import check_model_folder
+
+    sets = {name: (path, load_eval_set(path)) for name, path in eval_sets(split_path, s).items()}
+    check_model_folder(model_dir)
+
+    out = Path(out_dir)
+    started = time.monotonic()
+    engine = load_engine(model_dir, engine=s.engine, dtype=s.dtype, max_model_len=s.max_model_len,
+                         seed=s.seed, batch_size=s.batch_size, **s.engine_options)
+    note(f"evaluate {checkpoint}: {engine.name} engine, {engine.dtype}, loaded in "
+         f"{time.monotonic() - started:.0f} s")
+    outputs: list[Output] = []
+    sidecars: list[Sidecar] = []
+    warnings: list[str] = []
+    results: dict[str, dict] = {}
+    try:
+        for name, (path, rows) in sets.items():
+            pairs = select_pairs(rows, s.max_pairs, s.seed)
+            t0 = time.monotonic()
+            report = run_passes(engine, pairs, checkpoint=checkpoint, settings=s,
+                                prompt_style=prompt.style, desc=f"{checkpoint}/{name}")
+            seconds = time.monotonic() - t0
+            summary = {**report.summary(), "pairs_in_set": len(rows)}
+            set_warnings = ([f"{summary['skipped_too_long']} prompt(s) longer than "
+                             f"max_model_len {engine.max_model_len} were not generated"]
+                            if summary["skipped_too_long"] else [])
+            metrics = compute_metrics(pairs, report.rows, count_tokens=engine.count_text_tokens,
+                                      tokenizer_name=f"{checkpoint} judge tokenizer",
+                                      seed=s.seed, resamples=s.bootstrap_resamples)
+            metrics["generation"] = summary
+            err = first_error(validator_for("eval_metrics"), metrics)
+            if err is not None:
+                raise InputError(f"metrics for set '{name}' fail schema eval_metrics: {err[1]}",
+                                 file=str(metrics_path), field=err[0])
+            results[name] = metrics
+            predictions = out / f"{name}.predictions.jsonl"
+            meta_path, artifact = beside(predictions)
+            outputs += [Output(predictions, report.rows, "predictions", jsonl=True),
+                        Output(out / f"confusion_{name}.json",
+                               confusion_records(pairs, report.rows), None, jsonl=False)]
+            sidecars.append(Sidecar(meta_path, artifact, rows=len(report.rows), seed=s.seed,
+                                    counts=summary, inputs=checksums(path),
+                                    params={**as_params(s), "prompt_style": prompt.style},
+                                    warnings=set_warnings))
+            warnings += [f"{name}: {w}" for w in set_warnings]
+            rate = summary["generated_tokens"] / seconds if seconds > 0 else 0.0
+            note(f"evaluate {checkpoint}/{name}: {len(pairs)} pairs ({len(rows)} in set), "
+                 f"{summary['parse_failures']} parse failures, "
+                 f"{summary['skipped_too_long']} prompts too long, "
+                 f"{summary['cut_at_length']} cut at max_new_tokens, "
+                 f"{seconds:.0f} s ({rate:.0f} generated tokens/s)")
+    finally:
+        engine.close()
+    outputs.append(Output(Path(metrics_path), {"checkpoint": checkpoint, "sets": results}, None,
+                          jsonl=False))
+    return StageResult(outputs=outputs, sidecars=sidecars, warnings=warnings,
+                       summary=f"done in {time.monotonic() - started:.0f} s -> {metrics_path}")
