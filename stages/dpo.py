@@ -37,7 +37,7 @@ PARAMS = {"model": ModelSettings, "dpo": DPOSettings}
 @params_option
 @one_line_errors
 def command(model_dir, sft_adapter, rows, out_dir, metrics_path, live_dir, params_path):
-    from bias_judge.models.run import run_dpo
+    from bias_judge.models.dpo import run_dpo
     from bias_judge.models.training import Outputs, describe
 
     p = read_settings(params_path, PARAMS)

@@ -39,7 +39,7 @@ PARAMS = {"model": ModelSettings, "sft": SFTSettings}
 @params_option
 @one_line_errors
 def command(model_dir, rows, out_dir, metrics_path, live_dir, params_path):
-    from bias_judge.models.run import run_sft
+    from bias_judge.models.sft import run_sft
     from bias_judge.models.training import Outputs, describe
 
     p = read_settings(params_path, PARAMS)

@@ -61,3 +61,24 @@ def set_param(repo: Path, dotted: str, value) -> None:
         node = node[key]
     node[last] = value
     path.write_text(yaml.safe_dump(params, sort_keys=False))
+
+
+def snapshot(repo: Path) -> dict[str, str]:
+    """{path: sha256} of every file of the copy outside .git and .dvc."""
+    import hashlib
+
+    return {p.relative_to(repo).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in repo.rglob("*") if p.is_file() and not p.is_symlink()
+            and p.relative_to(repo).parts[0] not in (".git", ".dvc")}
+
+
+def written_outside_outs(repo: Path, before: dict[str, str]) -> list[str]:
+    """Files the pipeline created or changed that no stage declares as an output."""
+    from dvc.repo import Repo
+
+    with Repo(str(repo)) as dvc_repo:
+        outs = {o.def_path.rstrip("/") for st in dvc_repo.index.stages for o in st.outs}
+    after = snapshot(repo)
+    changed = [p for p, h in after.items() if before.get(p) != h and p != "dvc.lock"]
+    return sorted(p for p in changed
+                  if not any(p == o or p.startswith(o + "/") for o in outs))

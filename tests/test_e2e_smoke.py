@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from pipeline_copy import dvc, dvc_env, make_copy, ran_stages, set_param
+from pipeline_copy import dvc, dvc_env, make_copy, ran_stages, set_param, snapshot, written_outside_outs
 
 pytestmark = pytest.mark.e2e
 
@@ -29,22 +29,29 @@ def _bias_judge(repo, *args) -> str:
 def smoke_repo(tmp_path_factory):
     repo = make_copy(tmp_path_factory.mktemp("smoke"))
     _bias_judge(repo, "profile", "use", "smoke")
+    before = snapshot(repo)
     out = dvc(repo, "repro")
+    undeclared = written_outside_outs(repo, before)
     _git(repo, "add", "-A")
     _git(repo, "commit", "-qm", "smoke run")
-    return repo, out
+    return repo, out, undeclared
 
 
 def test_every_stage_runs(smoke_repo):
-    repo, out = smoke_repo
+    repo, out, _ = smoke_repo
     stages = ran_stages(out)
     for stage in ["ingest", "sample", "candidates", "enrich", "pairs", "split", "label", "format",
                   "base_model", "sft", "dpo", "evaluate@base", "evaluate@sft", "evaluate@dpo", "card"]:
         assert stage in stages, f"{stage} did not run:\n{out}"
 
 
+def test_every_file_the_pipeline_writes_is_a_declared_output(smoke_repo):
+    _, _, undeclared = smoke_repo
+    assert undeclared == []
+
+
 def test_outputs_are_complete_and_valid(smoke_repo):
-    repo, _ = smoke_repo
+    repo, _, _ = smoke_repo
     for ckpt in ["base", "sft", "dpo"]:
         metrics = json.loads((repo / f"metrics/eval_{ckpt}.json").read_text())
         assert metrics["checkpoint"] == ckpt
@@ -61,7 +68,7 @@ def test_outputs_are_complete_and_valid(smoke_repo):
 
 
 def test_retraining_dpo_reruns_only_dpo_eval_and_card(smoke_repo):
-    repo, _ = smoke_repo
+    repo, _, _ = smoke_repo
     set_param(repo, "dpo.learning_rate", 3.0e-4)
     out = dvc(repo, "repro")
     assert ran_stages(out) == {"dpo", "evaluate@dpo", "card"}

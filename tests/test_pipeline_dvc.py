@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline_copy import dvc, make_copy, ran_stages, set_param
+from pipeline_copy import dvc, make_copy, ran_stages, set_param, snapshot, written_outside_outs
 
 DATA_STAGES = ["ingest", "sample", "base_model", "candidates", "enrich", "pairs", "split", "label",
                "format"]
@@ -36,24 +36,26 @@ def _fast_copy(dest: Path) -> Path:
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     repo = _fast_copy(tmp_path_factory.mktemp("repo"))
+    before = snapshot(repo)
     out = dvc(repo, "repro", "format")
-    return repo, out
+    return repo, out, before
 
 
 def test_first_repro_runs_every_data_stage(built):
-    repo, out = built
+    repo, out, before = built
     assert ran_stages(out) == set(DATA_STAGES)
     for a in ARTIFACTS:
         assert (repo / a).stat().st_size > 0, a
+    assert written_outside_outs(repo, before) == []
 
 
 def test_noop_repro_runs_nothing(built):
-    repo, _ = built
+    repo, _, _ = built
     assert ran_stages(dvc(repo, "repro", "format")) == set()
 
 
 def test_pairs_param_reruns_pairs_and_downstream_only(built):
-    repo, _ = built
+    repo, _, _ = built
     before = _digest(repo)
     set_param(repo, "pairs.seed", 7)
     out = dvc(repo, "repro", "format")
@@ -68,7 +70,7 @@ def test_pairs_param_reruns_pairs_and_downstream_only(built):
 
 
 def test_same_params_give_byte_identical_artifacts(built, tmp_path):
-    repo, _ = built
+    repo, _, _ = built
     other = _fast_copy(tmp_path / "second")
     dvc(other, "repro", "format")
     assert _digest(other) == _digest(repo)

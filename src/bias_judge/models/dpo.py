@@ -7,15 +7,16 @@ choice (the policy's own starting point).
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import read_jsonl, sha256_tree
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
-from bias_judge.models.callbacks import DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from bias_judge.models.folder import check_model_folder, load_tokenizer
-from bias_judge.models.settings import DPOSettings
-from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base,
+from bias_judge.models.runtime import start
+from bias_judge.models.settings import DPOSettings, ModelSettings
+from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base, named_in,
                                         run_fingerprint_parts, train_and_summarise, trainer_kwargs)
 
 REFERENCES = ("base", "sft")
@@ -50,6 +51,9 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
 
     from datasets import Dataset
     from peft import PeftModel
+
+    from bias_judge.models.callbacks import (DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer,
+                                             prior_seconds)
     from trl import DPOConfig, DPOTrainer
 
     config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
@@ -90,3 +94,13 @@ def train_dpo(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     return train_and_summarise(prep, base, s, outputs,
                                extra={"beta": s.beta, "loss_type": s.loss_type,
                                       "reference": s.reference})
+
+
+def run_dpo(model: ModelSettings, s: DPOSettings, model_dir: str | os.PathLike,
+            sft_adapter: str | os.PathLike, rows_path: str | os.PathLike,
+            outputs: Outputs) -> dict:
+    """The dpo stage: process set-up (may re-execute the command), then train_dpo."""
+    start(model)
+    with named_in("dpo"):
+        return train_dpo(Base(str(model_dir), model), s, str(sft_adapter), str(rows_path),
+                         outputs)

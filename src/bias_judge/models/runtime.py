@@ -74,3 +74,17 @@ def hardware() -> str:
         n = torch.cuda.device_count()
         return f"{n}x {torch.cuda.get_device_name(0)}"
     return f"cpu: {os.cpu_count()} cores"
+
+
+def start(model) -> None:
+    """A training stage's process set-up (`model`: ModelSettings): threads and allocator in
+    force, which may re-execute the command once, and the progress bars of datasets and
+    transformers only when bias_judge's own would show."""
+    from bias_judge.core.progress import progress_enabled
+
+    apply(model.threads, model.allocator)
+    if not progress_enabled():
+        import datasets
+        import transformers
+        datasets.disable_progress_bars()
+        transformers.utils.logging.disable_progress_bar()

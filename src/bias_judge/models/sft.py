@@ -3,12 +3,14 @@ completion (the judge's reply) only."""
 
 from __future__ import annotations
 
+import os
+
 from bias_judge.core.jsonio import read_jsonl
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
-from bias_judge.models.callbacks import SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer, prior_seconds
 from bias_judge.models.folder import check_model_folder, load_tokenizer
-from bias_judge.models.settings import SFTSettings
-from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base,
+from bias_judge.models.runtime import start
+from bias_judge.models.settings import ModelSettings, SFTSettings
+from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base, named_in,
                                         run_fingerprint_parts, train_and_summarise, trainer_kwargs)
 
 
@@ -29,6 +31,8 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
+    from bias_judge.models.callbacks import (SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer,
+                                             prior_seconds)
     from bias_judge.models.lora import lora_config
 
     config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints), packing=False,
@@ -54,3 +58,11 @@ def train_sft(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> d
     """Train, write adapter + merged model + summary; returns the summary."""
     prep = prepare(base, s, rows_path, outputs)
     return train_and_summarise(prep, base, s, outputs, extra={})
+
+
+def run_sft(model: ModelSettings, s: SFTSettings, model_dir: str | os.PathLike,
+            rows_path: str | os.PathLike, outputs: Outputs) -> dict:
+    """The sft stage: process set-up (may re-execute the command), then train_sft."""
+    start(model)
+    with named_in("sft"):
+        return train_sft(Base(str(model_dir), model), s, str(rows_path), outputs)
