@@ -413,6 +413,23 @@ def test_verbosity_unit_comes_from_the_metrics(work):
         _edit(work / "metrics" / f"eval_{ckpt}.json", words)
     assert "Verbosity is counted in words (whitespace-separated)" in _render(work)
 
+    def tokenizer(o):
+        for body in o["sets"].values():
+            body["verbosity_tokenizer"] = "dpo judge tokenizer"
+
+    _edit(work / "metrics" / "eval_dpo.json", tokenizer)
+    assert ("Verbosity is counted in Base: words (whitespace-separated); SFT: words "
+            "(whitespace-separated); SFT+DPO: tokens of the judge's tokenizer "
+            "(`dpo judge tokenizer`).") in _render(work)
+
+    def unrecorded(o):
+        for body in o["sets"].values():
+            body.pop("verbosity_tokenizer", None)
+
+    for ckpt in ("base", "sft", "dpo"):
+        _edit(work / "metrics" / f"eval_{ckpt}.json", unrecorded)
+    assert "Verbosity is counted in tokens (the counting unit was not recorded)." in _render(work)
+
 
 def test_gold_quality_table_leaves_out_local_files(work):
     text = _render(work)
