@@ -12,13 +12,38 @@ from bias_judge.core.artifacts import StageResult, write_result
 from bias_judge.core.errors import InputError
 from bias_judge.core.settings import read_settings
 
-__all__ = ["emit", "one_line_errors", "params_option", "read_settings"]
+__all__ = ["emit", "one_line_errors", "params_option", "read_settings", "training_options"]
 
 params_option = click.option(
     "--params", "params_path", default="params.yaml", show_default=True,
     type=click.Path(dir_okay=False),
     help="params file to read this stage's settings from (validated whole before the stage "
          "runs). There is no fallback recipe: a missing file is an error.")
+
+
+def training_options(stage: str):
+    """The options the sft and dpo stages share: base model, rows and their three outputs."""
+    options = [
+        click.option("--model", "model_dir", default="models/base", show_default=True,
+                     type=click.Path(file_okay=False), help="base model folder (base_model stage)"),
+        click.option("--rows", default=f"data/rows/{stage}.jsonl", show_default=True,
+                     type=click.Path(dir_okay=False), help=f"{stage.upper()} rows ({stage}_row schema)"),
+        click.option("--out-dir", default=f"models/{stage}", show_default=True,
+                     type=click.Path(file_okay=False),
+                     help="adapter/, merged/ and checkpoints/ are written below it"),
+        click.option("--metrics", "metrics_path", default=f"metrics/train_{stage}.json",
+                     show_default=True, type=click.Path(dir_okay=False),
+                     help="training summary (train_summary schema)"),
+        click.option("--live-dir", default=f"dvclive/{stage}", show_default=True,
+                     type=click.Path(file_okay=False),
+                     help="dvclive folder for the per-step curves and their summary"),
+    ]
+
+    def decorate(fn):
+        for option in reversed(options):
+            fn = option(fn)
+        return fn
+    return decorate
 
 
 def emit(stage: str, result: StageResult) -> None:

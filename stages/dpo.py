@@ -15,25 +15,16 @@ from pathlib import Path
 import click
 
 from bias_judge.models.settings import DPOSettings, ModelSettings
-from bias_judge.stages.common import one_line_errors, params_option, read_settings
+from bias_judge.stages.common import one_line_errors, params_option, read_settings, training_options
 
 PARAMS = {"model": ModelSettings, "dpo": DPOSettings}
 
 
 @click.command(help="DPO of the SFT judge (TRL DPOTrainer), continuing its LoRA adapter; "
                     "resumes from its own checkpoints.")
-@click.option("--model", "model_dir", default="models/base", show_default=True,
-              type=click.Path(file_okay=False), help="base model folder (base_model stage)")
+@training_options("dpo")
 @click.option("--sft-adapter", default="models/sft/adapter", show_default=True,
               type=click.Path(file_okay=False), help="LoRA adapter of the sft stage")
-@click.option("--rows", default="data/rows/dpo.jsonl", show_default=True,
-              type=click.Path(dir_okay=False), help="DPO rows (dpo_row schema)")
-@click.option("--out-dir", default="models/dpo", show_default=True, type=click.Path(file_okay=False),
-              help="adapter/, merged/ and checkpoints/ are written below it")
-@click.option("--metrics", "metrics_path", default="metrics/train_dpo.json", show_default=True,
-              type=click.Path(dir_okay=False), help="training summary (train_summary schema)")
-@click.option("--live-dir", default="dvclive/dpo", show_default=True, type=click.Path(file_okay=False),
-              help="dvclive folder for the per-step curves")
 @params_option
 @one_line_errors
 def command(model_dir, sft_adapter, rows, out_dir, metrics_path, live_dir, params_path):

@@ -19,23 +19,14 @@ from pathlib import Path
 import click
 
 from bias_judge.models.settings import ModelSettings, SFTSettings
-from bias_judge.stages.common import one_line_errors, params_option, read_settings
+from bias_judge.stages.common import one_line_errors, params_option, read_settings, training_options
 
 PARAMS = {"model": ModelSettings, "sft": SFTSettings}
 
 
 @click.command(help="LoRA SFT of the judge (TRL SFTTrainer + PEFT), loss on the reply only; "
                     "resumes from its own checkpoints.")
-@click.option("--model", "model_dir", default="models/base", show_default=True,
-              type=click.Path(file_okay=False), help="base model folder (base_model stage)")
-@click.option("--rows", default="data/rows/sft.jsonl", show_default=True,
-              type=click.Path(dir_okay=False), help="SFT rows (sft_row schema)")
-@click.option("--out-dir", default="models/sft", show_default=True, type=click.Path(file_okay=False),
-              help="adapter/, merged/ and checkpoints/ are written below it")
-@click.option("--metrics", "metrics_path", default="metrics/train_sft.json", show_default=True,
-              type=click.Path(dir_okay=False), help="training summary (train_summary schema)")
-@click.option("--live-dir", default="dvclive/sft", show_default=True, type=click.Path(file_okay=False),
-              help="dvclive folder for the per-step curves")
+@training_options("sft")
 @params_option
 @one_line_errors
 def command(model_dir, rows, out_dir, metrics_path, live_dir, params_path):

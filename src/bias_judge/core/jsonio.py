@@ -24,21 +24,28 @@ def iter_jsonl(path: str | os.PathLike, schema: str | None = None) -> Iterator[t
         raise InputError("file not found", file=str(path))
     validator = validator_for(schema) if schema else None
     with path.open(encoding="utf-8") as fh:
-        for lineno, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                obj = orjson.loads(line)
-            except orjson.JSONDecodeError as exc:
-                raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=lineno) from None
-            if not isinstance(obj, dict):
-                raise InputError("expected a JSON object", file=str(path), line=lineno)
+        for lineno, obj in parse_lines(fh, str(path)):
             if validator is not None:
                 err = first_error(validator, obj)
                 if err is not None:
                     field, msg = err
                     raise InputError(msg, file=str(path), line=lineno, field=field)
             yield lineno, obj
+
+
+def parse_lines(lines: Iterable[str], file: str) -> Iterator[tuple[int, dict]]:
+    """(line_number, object) for each non-blank line of JSONL text; a line that is not a JSON
+    object is an InputError naming it."""
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            obj = orjson.loads(line)
+        except orjson.JSONDecodeError as exc:
+            raise InputError(f"not valid JSON ({exc.msg})", file=file, line=lineno) from None
+        if not isinstance(obj, dict):
+            raise InputError("expected a JSON object", file=file, line=lineno)
+        yield lineno, obj
 
 
 def unique_rows(rows: Iterable[tuple[int, dict]], key: str, file: str) -> Iterator[tuple[int, dict]]:

@@ -15,7 +15,6 @@ template's other items, where only one of the two people has a stereotyped race.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 from collections import Counter, defaultdict
@@ -24,6 +23,7 @@ from pathlib import Path
 
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
 from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import parse_lines
 from bias_judge.core.vocabulary import CATEGORIES
 
 # Upstream file stems (nyu-mll/BBQ `data/<stem>.jsonl`); the category is the stem lowercased.
@@ -97,13 +97,7 @@ def _read_category_file(path: Path, data: bytes, category: str) -> list[dict]:
     lines_of: dict[int, int] = {}
     # split("\n"), not splitlines(): JSON strings may hold U+2028 and other characters
     # that splitlines() treats as line ends.
-    for lineno, line in enumerate(text.split("\n"), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=lineno) from None
+    for lineno, row in parse_lines(text.split("\n"), str(path)):
         item = normalise_row(row, category, file=str(path), line=lineno)
         first = lines_of.setdefault(item["example_id"], lineno)
         if first != lineno:
