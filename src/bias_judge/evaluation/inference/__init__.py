@@ -1,6 +1,7 @@
 """One inference interface, two engines: vLLM where installed, transformers otherwise.
 
-    with load_engine("models/base", engine="auto", dtype="bfloat16") as engine:
+    with load_engine("models/base", engine="auto", dtype="bfloat16", max_model_len=2048,
+                     seed=0) as engine:
         outs = engine.generate([messages], temperature=0.0, max_new_tokens=256)
         outs[0][0].text, outs[0][0].finish_reason, outs[0][0].num_tokens
 
