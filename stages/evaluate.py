@@ -18,7 +18,8 @@ from __future__ import annotations
 import click
 
 from bias_judge.data.prompt import PromptSettings
-from bias_judge.evaluation.evaluate import EvalSettings, evaluate_checkpoint
+from bias_judge.evaluation.evaluate import evaluate_checkpoint
+from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}

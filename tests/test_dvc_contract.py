@@ -96,3 +96,23 @@ def test_stages_read_params_yaml_by_default_and_have_no_other_recipe(stages):
         option = {p.name: p for p in command.params}.get("params_path")
         if params_read(st.cmd):
             assert option is not None and option.default == "params.yaml", module
+
+
+def test_every_stage_builds_its_settings_from_params_yaml_and_every_profile(stages, tmp_path):
+    """The settings classes name exactly the params keys, for the committed params.yaml and
+    after each profile is merged onto it (a key the code lacks, or the reverse, fails)."""
+    import importlib
+    import shutil
+
+    from bias_judge.core.profiles import apply_profile, available
+    from bias_judge.core.settings import read_settings
+
+    modules = {stage_module(st.cmd) for st in stages} | {"bias_judge.stages.metrics"}
+    for profile in [None, *available(REPO / "profiles")]:
+        path = tmp_path / f"{profile}.yaml"
+        shutil.copy(REPO / "params.yaml", path)
+        if profile:
+            apply_profile(profile, path, REPO / "profiles")
+        for module in sorted(modules):
+            declared = importlib.import_module(module).PARAMS
+            assert set(read_settings(path, declared)) == set(declared), (profile, module)

@@ -11,7 +11,7 @@ import pytest
 
 from bias_judge.evaluation import inference
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
-from bias_judge.evaluation.evaluate import EvalSettings
+from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.passes import pair_seed, run_passes, select_pairs
 from recipes import settings, write_params
 from bias_judge.evaluation.inference import GenOut

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums
@@ -19,23 +18,7 @@ from bias_judge.core.schema import first_error, validator_for
 from bias_judge.core.settings import as_params
 from bias_judge.core.vocabulary import SPLIT_SET
 from bias_judge.data.prompt import PromptSettings
-
-
-@dataclass(frozen=True)
-class EvalSettings:
-    """params section `eval`."""
-    engine: str                  # auto | vllm | transformers
-    dtype: str
-    max_model_len: int           # longer prompts are counted and skipped, never truncated
-    max_new_tokens: int
-    sample_temperature: float
-    seed: int
-    split_set: bool              # evaluate the split's own eval set as set "split"
-    human_sets: dict[str, str]   # name -> human-labelled eval set
-    max_pairs: int | None        # deterministic per-slice subset of each set
-    batch_size: int
-    bootstrap_resamples: int
-    engine_options: dict
+from bias_judge.evaluation.settings import EvalSettings
 
 
 def eval_sets(split_path: str | os.PathLike, s: EvalSettings) -> dict[str, str]:

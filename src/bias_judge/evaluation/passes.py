@@ -14,15 +14,12 @@ import sys
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
+from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.inference.base import derive_seed
 from bias_judge.core.progress import bar
 from bias_judge.data.prompt import build_messages, parse_verdict
-
-if TYPE_CHECKING:
-    from bias_judge.evaluation.evaluate import EvalSettings
 
 TOO_LONG = "too_long"
 
