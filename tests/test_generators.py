@@ -408,9 +408,8 @@ def test_smollm2_answers_embedded_questions_reproducibly(tmp_path):
     all_items = read_bbq_dir(REPO / "src/bias_judge/embedded/bbq")[0]
     items = all_items[::26][:10]
     by_id = {it["question_id"]: it for it in items}
-    gen = llm([str(tmp_path / "base")], **{**params("cpu")["candidates"]["llm"],
-                                          "models": [str(tmp_path / "base")],
-                                          "samples_per_question": 2})
+    gen = LLMGenerator(**{**params("cpu")["candidates"]["llm"], "models": [str(tmp_path / "base")],
+                          "samples_per_question": 2})
     rows = list(gen.generate(items, seed=42))
     assert len(rows) == 20
     validator = validator_for("candidate")
