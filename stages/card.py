@@ -25,6 +25,7 @@ def _settings(params_path: str | None):
                   prompt_style=(params.get("prompt") or {}).get("style", "published"))
     if isinstance(ev.get("max_new_tokens"), int):
         ctx.max_new_tokens = ev["max_new_tokens"]
+    ctx.guided = bool(ev.get("guided", False))
     if isinstance(ev.get("max_model_len"), int):
         ctx.max_model_len = ev["max_model_len"]
     return CardSettings.from_params(params.get("card")), ctx

@@ -35,6 +35,7 @@ PUBLISHED = {
     "samples": 5,
     "seed": 42,
     "split_set": True,
+    "guided": False,
     "human_sets": {},
     "max_pairs": None,
     "batch_size": 16,
@@ -71,7 +72,7 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
             params_path: str | None) -> None:
     from bias_judge.eval_sets import load_eval_set
     from bias_judge.evaluation import PassSettings, run_passes, select_pairs
-    from bias_judge.inference import check_checkpoint, load_engine
+    from bias_judge.inference import check_checkpoint, load_engine, resolve_engine
     from bias_judge.metrics import compute_metrics, confusion_records
     from bias_judge.schema import first_error, validator_for
 
@@ -79,11 +80,16 @@ def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metric
     style = (stage_params(params_path, "prompt") or {"style": "published"})["style"]
     settings = PassSettings(max_new_tokens=p["max_new_tokens"],
                             sample_temperature=p["sample_temperature"], samples=p["samples"],
-                            seed=p["seed"], batch_size=p["batch_size"], prompt_style=style)
+                            seed=p["seed"], batch_size=p["batch_size"], prompt_style=style,
+                            guided=p["guided"])
     # Every input is checked before the (slow) engine start.
     sets = {name: (path, load_eval_set(path))
             for name, path in eval_sets(eval_set, p["human_sets"], p["split_set"]).items()}
     check_checkpoint(model_dir)
+    if settings.guided and resolve_engine(p["engine"], model_dir) != "vllm":
+        raise InputError("guided decoding needs the vLLM engine (structured outputs); the "
+                         "transformers engine cannot hold replies to the judge format",
+                         field="eval.guided")
 
     out = Path(out_dir)
     started = time.monotonic()

@@ -51,6 +51,7 @@ class Context:
     max_new_tokens: int = 1024
     max_model_len: int = 4096
     prompt_style: str = "published"
+    guided: bool = False
 
 
 def template_path() -> Path:
@@ -365,6 +366,7 @@ def card_context(checkpoint: str, inputs: CardInputs, settings: CardSettings, ct
             lambda pair, swapped: prompt.build_messages(pair, swapped, style=ctx.prompt_style))),
         "verdict_regex_literal": _raw_literal(prompt.VERDICT_RE.pattern),
         "max_new_tokens": ctx.max_new_tokens,
+        "guided": ctx.guided,
         "max_model_len": ctx.max_model_len,
         "columns": [COLUMN_LABELS[c] for c in CHECKPOINTS],
         "tables": eval_tables(inputs, settings, ood),
