@@ -48,6 +48,8 @@ def sft_settings(p: dict | None):
     extra = {f"lora_{k}": lora[k] for k in ("r", "alpha", "dropout") if k in lora}
     if "target_modules" in lora:
         extra["target_modules"] = lora["target_modules"]
+    if "verdict_weight" in p:
+        extra["verdict_weight"] = float(p["verdict_weight"])
     return SFTSettings(**train_fields(p), **extra)
 
 

@@ -20,6 +20,7 @@ class SFTSettings(TrainSettings):
     lora_alpha: int = 32
     lora_dropout: float = 0.0
     target_modules: str | list = "all-linear"
+    verdict_weight: float = 1.0   # loss weight of the decision token (see verdict_weight.py)
 
 
 def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs) -> Prepared:
@@ -56,6 +57,14 @@ def prepare(base: BaseSettings, s: SFTSettings, rows_path: str, outputs: Outputs
         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, SFT_CURVES),
                    *outputs.extra_callbacks])
     lm_head.install_on_cpu(trainer)
+    if s.verdict_weight != 1.0:
+        from . import verdict_weight
+
+        trainer.data_collator = verdict_weight.WeightingCollator(
+            trainer.data_collator, verdict_weight.decision_marker(tokenizer), s.verdict_weight)
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+        verdict_weight.install(unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model")
+                               else unwrapped)
     return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer,
                     {"r": s.lora_r, "alpha": s.lora_alpha})
 
