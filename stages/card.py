@@ -14,7 +14,8 @@ from bias_judge.data.prompt import PromptSettings
 from bias_judge.stages.common import one_line_errors, params_option, read_settings
 
 PARAMS = {"card": CardSettings, "prompt": PromptSettings, "split.ood_category": str,
-          "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int}
+          "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int,
+          "eval.guided": bool}
 
 
 @click.group("card")
@@ -43,7 +44,7 @@ def render(metrics_dir, data_dir, out_dir, template, params_path):
     p = read_settings(params_path, PARAMS)
     ctx = Context(ood_category=p["split.ood_category"], labeler=p["label.labeler"],
                   max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
-                  prompt_style=p["prompt"].style)
+                  prompt_style=p["prompt"].style, guided=p["eval.guided"])
     settings = p["card"]
     inputs = load_inputs(metrics_dir, data_dir)
     for path in render_cards(inputs, settings, ctx, out_dir, template=template,

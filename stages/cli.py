@@ -30,6 +30,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("publish", "command"),
     "data": ("data", "group"),
     "profile": ("profile", "command"),
+    "results": ("results", "group"),
 }
 
 

@@ -57,4 +57,5 @@ def card_context(profile: str | None = None, **overrides):
     return Context(**{"ood_category": p["split"]["ood_category"], "labeler": p["label"]["labeler"],
                       "max_new_tokens": p["eval"]["max_new_tokens"],
                       "max_model_len": p["eval"]["max_model_len"],
-                      "prompt_style": p["prompt"]["style"], **overrides})
+                      "prompt_style": p["prompt"]["style"], "guided": p["eval"]["guided"],
+                      **overrides})

@@ -62,10 +62,10 @@ class ScriptedEngine:
     def count_text_tokens(self, text: str) -> int:
         return len(text.split())
 
-    def generate(self, conversations, *, temperature, max_new_tokens, n=1, seed=None):
+    def generate(self, conversations, *, temperature, max_new_tokens, n=1, seed=None, **extra):
         self.calls.append({"size": len(conversations), "temperature": temperature, "n": n,
                            "seed": seed, "max_new_tokens": max_new_tokens,
-                           "slots": [slot_a(c) for c in conversations]})
+                           "slots": [slot_a(c) for c in conversations], **extra})
         outs = []
         for conv in conversations:
             a = slot_a(conv)
@@ -183,6 +183,33 @@ def test_passes_are_deterministic():
     assert a == b
 
 
+def test_guided_passes_hold_every_call_to_the_reply_format():
+    """eval.guided: every engine call carries the judge-format regex, the rows record it, and
+    what the regex admits is exactly what the SPEC §8 parser reads."""
+    import re
+    from dataclasses import replace
+
+    from bias_judge.data.prompt import VERDICT_RE, guided_reply_regex
+
+    engine = ScriptedEngine()
+    report = run_passes(engine, [make_pair(i) for i in range(3)], checkpoint="base",
+                        **{**PASSES, "settings": replace(SETTINGS, guided=True)})
+    regex = guided_reply_regex(SETTINGS.max_new_tokens)
+    assert engine.calls and all(c.get("regex") == regex for c in engine.calls)
+    assert all(r["settings"]["guided"] is True for r in report.rows)
+    pattern = re.compile(regex)
+    for row in report.rows:
+        assert pattern.fullmatch(row["raw_output"]) and VERDICT_RE.match(row["raw_output"])
+    assert not pattern.fullmatch("<reasoning>a<b</reasoning><verdict>A</verdict>")
+    assert not pattern.fullmatch("<reasoning>x</reasoning><verdict>C</verdict>")
+    # The reasoning is capped so that a reply always fits the token budget.
+    assert not pattern.fullmatch(f"<reasoning>{'x' * 3 * SETTINGS.max_new_tokens}</reasoning>"
+                                 "<verdict>A</verdict>")
+    free = ScriptedEngine()
+    run_passes(free, [make_pair(0)], checkpoint="base", **PASSES)
+    assert all("regex" not in c for c in free.calls)
+
+
 def test_select_pairs_is_a_deterministic_per_slice_subset():
     pairs = [make_pair(i) for i in range(10)] + \
         [make_pair(100 + i, eval_slice="ood_religion") for i in range(4)]
@@ -297,6 +324,17 @@ def test_stage_rejects_a_human_set_without_gold_before_loading_the_model(cli, tm
     assert "nogold.jsonl" in result.stderr and "gold" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert not metrics.exists() and not scripted
+
+
+def test_stage_refuses_guided_decoding_without_vllm_before_loading(cli, tmp_path, fake_model,
+                                                                    scripted):
+    split, _ = split_and_human(tmp_path)
+    params = params_file(tmp_path, guided=True, engine="transformers")
+    result = cli("evaluate", "--checkpoint", "base", "--model", fake_model, "--eval-set", split,
+                 "--out-dir", tmp_path / "out", "--metrics", tmp_path / "m.json", "--params", params)
+    assert result.exit_code == 2 and scripted == []
+    assert "eval.guided" in result.stderr and "vLLM" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
 
 
 def test_stage_rejects_checkpoint_without_tokenizer(cli, tmp_path, scripted):

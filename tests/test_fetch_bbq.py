@@ -1,10 +1,11 @@
-"""`bias-judge data fetch-bbq`: pinned URLs, checksum verification. No network: urlopen is
-replaced by a fake that serves bytes from memory."""
+"""`bias-judge data fetch-bbq`: pinned URLs, verification of every file by its git blob id (and
+SHA-256 where pinned). No network: urlopen is replaced by a fake that serves bytes from memory."""
 
 from __future__ import annotations
 
 import hashlib
 import io
+import subprocess
 import urllib.request
 from pathlib import Path
 
@@ -15,10 +16,8 @@ from bias_judge.data.bbq import UPSTREAM_STEMS
 from bias_judge.core.errors import InputError
 
 NAMES = sorted(f"{s}.jsonl" for s in UPSTREAM_STEMS)
-
-
-def sha(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
+COMPLETE_IN_SHARED = {"Age.jsonl", "Disability_status.jsonl", "Nationality.jsonl",
+                      "Physical_appearance.jsonl", "Religion.jsonl", "Sexual_orientation.jsonl"}
 
 
 class FakeOpener:
@@ -34,63 +33,76 @@ class FakeOpener:
         return io.BytesIO(self.content.get(url, f'{{"file": "{name}"}}\n'.encode()))
 
 
-def write_files(d: Path, names=NAMES) -> dict[str, str]:
+def pins_for(d: Path, names=NAMES, with_sha256=True) -> dict[str, fb.Pin]:
     d.mkdir(parents=True, exist_ok=True)
-    sums = {}
+    pins = {}
     for name in names:
         data = f"contents of {name}\n".encode()
         (d / name).write_bytes(data)
-        sums[name] = sha(data)
-    return sums
+        pins[name] = fb.Pin(fb.git_blob_id(data),
+                            hashlib.sha256(data).hexdigest() if with_sha256 else None)
+    return pins
 
 
-# --- verify_dir ---------------------------------------------------------------------------
+def test_blob_id_is_what_git_computes(tmp_path):
+    data = b'{"example_id": 0}\n'
+    (tmp_path / "f").write_bytes(data)
+    out = subprocess.run(["git", "hash-object", str(tmp_path / "f")], capture_output=True,
+                         text=True, check=True)
+    assert fb.git_blob_id(data) == out.stdout.strip()
+
+
+def test_every_file_has_a_blob_pin():
+    assert sorted(fb.PINS) == NAMES
+    for pin in fb.PINS.values():
+        assert len(pin.blob) == 40 and int(pin.blob, 16) >= 0
+        assert pin.sha256 is None or len(pin.sha256) == 64
+
+
+def test_pins_match_the_complete_shared_files(shared_data):
+    """The six complete upstream files in ../shared are exactly the pinned blobs (and their
+    SHA-256); the five partial ones (a sample) are refused."""
+    ok = {n for n in NAMES if fb.pin_mismatch((shared_data / "bbq" / n).read_bytes(), fb.PINS[n]) is None}
+    assert ok == COMPLETE_IN_SHARED
+
 
 def test_verify_dir_match_and_unpinned(tmp_path):
-    sums = write_files(tmp_path)
-    sums["SES.jsonl"] = None
-    status = fb.verify_dir(tmp_path, sums)
+    pins = pins_for(tmp_path)
+    pins["SES.jsonl"] = None
+    status = fb.verify_dir(tmp_path, pins)
     assert status["SES.jsonl"] == fb.UNPINNED
     assert {s for n, s in status.items() if n != "SES.jsonl"} == {fb.VERIFIED}
-    assert sorted(status) == NAMES
 
 
-def test_verify_dir_mismatch_names_the_file(tmp_path):
-    sums = write_files(tmp_path)
+@pytest.mark.parametrize("with_sha256", [True, False])
+def test_verify_dir_refuses_a_changed_file(tmp_path, with_sha256):
+    pins = pins_for(tmp_path, with_sha256=with_sha256)
     (tmp_path / "Religion.jsonl").write_bytes(b"tampered\n")
     with pytest.raises(InputError) as exc:
-        fb.verify_dir(tmp_path, sums)
+        fb.verify_dir(tmp_path, pins)
     assert exc.value.file.endswith("Religion.jsonl")
-    assert sums["Religion.jsonl"] in exc.value.message and "mismatch" in exc.value.message
+    assert pins["Religion.jsonl"].blob in exc.value.message and "mismatch" in exc.value.message
+
+
+def test_sha256_is_checked_when_pinned(tmp_path):
+    data = b"x\n"
+    pin = fb.Pin(fb.git_blob_id(data), "0" * 64)
+    assert "sha256 mismatch" in fb.pin_mismatch(data, pin)
+    assert fb.pin_mismatch(data, fb.Pin(fb.git_blob_id(data))) is None
 
 
 def test_verify_dir_missing_file(tmp_path):
-    sums = write_files(tmp_path)
+    pins = pins_for(tmp_path)
     (tmp_path / "Age.jsonl").unlink()
     with pytest.raises(InputError) as exc:
-        fb.verify_dir(tmp_path, sums)
+        fb.verify_dir(tmp_path, pins)
     assert exc.value.file.endswith("Age.jsonl") and "missing" in exc.value.message
 
 
-def test_pinned_table_covers_the_eleven_files():
-    assert sorted(fb.PINNED_SHA256) == NAMES
-    for value in fb.PINNED_SHA256.values():
-        assert value is None or (len(value) == 64 and int(value, 16) >= 0)
-
-
-def test_pinned_checksums_match_the_complete_shared_files(shared_data):
-    status = fb.verify_dir(shared_data / "bbq", fb.PINNED_SHA256)
-    assert {n for n, s in status.items() if s == fb.VERIFIED} == {
-        "Age.jsonl", "Disability_status.jsonl", "Nationality.jsonl", "Physical_appearance.jsonl",
-        "Religion.jsonl", "Sexual_orientation.jsonl"}
-
-
-# --- download -----------------------------------------------------------------------------
-
 def test_fetch_asks_for_the_pinned_urls_and_verifies(tmp_path):
     opener = FakeOpener()
-    sums = {n: sha(f'{{"file": "{n}"}}\n'.encode()) for n in NAMES}
-    status = fb.fetch_bbq(tmp_path / "bbq", checksums=sums, opener=opener)
+    pins = {n: fb.Pin(fb.git_blob_id(f'{{"file": "{n}"}}\n'.encode())) for n in NAMES}
+    status = fb.fetch_bbq(tmp_path / "bbq", pins=pins, opener=opener)
     assert sorted(opener.urls) == sorted(
         f"https://raw.githubusercontent.com/nyu-mll/BBQ/{fb.PINNED_COMMIT}/data/{n}" for n in NAMES)
     assert set(status.values()) == {fb.VERIFIED}
@@ -98,9 +110,9 @@ def test_fetch_asks_for_the_pinned_urls_and_verifies(tmp_path):
 
 
 def test_download_mismatch_leaves_no_file(tmp_path):
-    opener = FakeOpener()
     with pytest.raises(InputError) as exc:
-        fb.download(fb.file_url("Age.jsonl"), tmp_path / "Age.jsonl", "0" * 64, opener=opener)
+        fb.download(fb.file_url("Age.jsonl"), tmp_path / "Age.jsonl", fb.PINS["Age.jsonl"],
+                    opener=FakeOpener())
     assert "Age.jsonl" in exc.value.file and "mismatch" in exc.value.message
     assert list(tmp_path.iterdir()) == []
 
@@ -112,28 +124,29 @@ def test_other_commit_is_downloaded_unverified(tmp_path):
     assert all("/abc123/data/" in u for u in opener.urls)
 
 
-def test_cli_uses_urlopen_with_pinned_urls(cli, tmp_path, monkeypatch):
-    opener = FakeOpener()
-    monkeypatch.setattr(urllib.request, "urlopen", opener)
+def test_cli_refuses_a_file_that_is_not_the_pinned_one(cli, tmp_path, monkeypatch):
+    monkeypatch.setattr(urllib.request, "urlopen", FakeOpener())
     out = tmp_path / "bbq"
     res = cli("data", "fetch-bbq", "--out", out)
-    # The fake bytes cannot match the pinned checksums: the first pinned file fails loudly.
     assert res.exit_code == 2
-    first_pinned = next(n for n in NAMES if fb.PINNED_SHA256[n])
-    assert first_pinned in res.stderr and "sha256 mismatch" in res.stderr
-    assert not (out / first_pinned).exists()
-    assert opener.urls[0].startswith(
-        f"https://raw.githubusercontent.com/nyu-mll/BBQ/{fb.PINNED_COMMIT}/data/")
+    assert NAMES[0] in res.stderr and "git blob id mismatch" in res.stderr
+    assert not (out / NAMES[0]).exists()
 
 
-def test_cli_reports_unpinned_files_loudly(cli, shared_data, tmp_path, monkeypatch):
-    served = {fb.file_url(n): (shared_data / "bbq" / n).read_bytes() for n in NAMES}
+def test_cli_verifies_all_eleven_upstream_files(cli, shared_data, tmp_path, monkeypatch):
+    """Served the real upstream bytes for the complete files and a stand-in with the right
+    blob for the partial ones, the CLI verifies all 11 and warns about none."""
+    served = {fb.file_url(n): (shared_data / "bbq" / n).read_bytes() for n in COMPLETE_IN_SHARED}
+    partial = sorted(set(NAMES) - COMPLETE_IN_SHARED)
+    stand_ins = {n: f"stand-in {n}\n".encode() for n in partial}
+    served.update({fb.file_url(n): b for n, b in stand_ins.items()})
+    pins = dict(fb.PINS)
+    pins.update({n: fb.Pin(fb.git_blob_id(b)) for n, b in stand_ins.items()})
+    monkeypatch.setattr(fb, "PINS", pins)
     monkeypatch.setattr(urllib.request, "urlopen", FakeOpener(served))
     out = tmp_path / "bbq"
     res = cli("data", "fetch-bbq", "--out", out)
     assert res.exit_code == 0, res.output
-    unpinned = [n for n in NAMES if fb.PINNED_SHA256[n] is None]
-    for name in unpinned:
-        assert f"WARNING: {name}: no pinned checksum, not verified" in res.stderr
-    assert f"{len(unpinned)} of 11 files" in res.stderr
+    assert "WARNING" not in res.stderr
+    assert res.stderr.count(": verified") == 11
     assert all((out / n).read_bytes() == served[fb.file_url(n)] for n in NAMES)

@@ -453,3 +453,47 @@ def test_killed_stage_process_resumes(work, tmp_path):
     subprocess.run(cmd, env=env, check=True, capture_output=True)
     summary = json.loads((tmp_path / "m.json").read_text())
     assert summary["steps"] == 30 and summary["resumed_from_step"] >= 3
+
+
+def test_verdict_weight_scales_the_decision_token_loss_only(work, tmp_path):
+    """With sft.verdict_weight W the loss of each reply's decision token (the first token after
+    <verdict>) counts W times and every other reply token once: the trainer's loss on a batch
+    equals that weighted sum computed by hand from the unweighted per-token log-probs."""
+    import torch
+    from transformers import AutoTokenizer
+
+    from bias_judge.models import verdict_weight as vw
+
+    tok = AutoTokenizer.from_pretrained(work / "base")
+    marker = vw.decision_marker(tok)
+    weighted = prepare(base(work), sft_settings(verdict_weight=5.0), str(work / "sft.jsonl"),
+                       outputs(tmp_path / "w"))
+    batch = next(iter(weighted.trainer.get_train_dataloader()))
+    w = batch["loss_weights"]
+    for ids, labels, weights in zip(batch["input_ids"], batch["labels"], w):
+        decision = [i for i, x in enumerate(weights.tolist()) if x != 1.0]
+        assert len(decision) == 1 and labels[decision[0]] != -100
+        text = tok.decode(ids[decision[0]:].tolist())
+        assert text[:1] in ("A", "B", "T") and tok.decode(ids[decision[0] - len(marker):decision[0]].tolist()).endswith("verdict>")
+    model = weighted.trainer.model
+    model.eval()
+    inputs = {k: v for k, v in batch.items() if k != "loss_weights"}
+    with torch.no_grad():
+        plain = model(**inputs, fused_lm_head=True)
+        scaled = model(**inputs, loss_weights=w, fused_lm_head=True)
+    mask = plain.label_mask
+    assert torch.allclose(scaled.log_probs, plain.log_probs * w[:, 1:])
+    by_hand = -(plain.log_probs * w[:, 1:]).sum() / mask.sum()
+    assert torch.allclose(-scaled.log_probs.sum() / mask.sum(), by_hand)
+    assert not torch.allclose(by_hand, -plain.log_probs.sum() / mask.sum())
+    # weight 1 leaves the trainer untouched
+    plain_prep = prepare(base(work), sft_settings(), str(work / "sft.jsonl"), outputs(tmp_path / "p"))
+    assert "loss_weights" not in next(iter(plain_prep.trainer.get_train_dataloader()))
+
+
+def test_decision_positions_skip_the_closing_tag():
+    marker = (7, 8, 9)
+    ids = [1, 2, 7, 8, 9, 42, 5, 7, 8, 9, 3]
+    labelled = [False, True, True, True, True, True, True, True, True, True, True]
+    assert __import__("bias_judge.models.verdict_weight", fromlist=["x"]).decision_positions(
+        ids, labelled, marker) == [5]

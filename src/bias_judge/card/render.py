@@ -46,6 +46,7 @@ class Context:
     max_new_tokens: int          # eval.max_new_tokens
     max_model_len: int           # eval.max_model_len
     prompt_style: str            # prompt.style
+    guided: bool                 # eval.guided
 
 
 def template_path() -> Path:
@@ -225,6 +226,7 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
             lambda pair, swapped: prompt.build_messages(pair, swapped, style=ctx.prompt_style))),
         "verdict_regex_literal": _raw_literal(prompt.VERDICT_RE.pattern),
         "max_new_tokens": ctx.max_new_tokens,
+        "guided": ctx.guided,
         "max_model_len": ctx.max_model_len,
         "columns": [COLUMN_LABELS[c] for c in CHECKPOINTS],
         "tables": eval_tables(inputs, settings, sets, ood),

@@ -151,6 +151,16 @@ def format_target(reasoning: str, verdict: str) -> str:
 VERDICT_RE = re.compile(r"<reasoning>(.*?)</reasoning>\s*<verdict>(A|B|TIE)</verdict>", re.DOTALL)
 
 
+def guided_reply_regex(max_new_tokens: int) -> str:
+    """The reply format as a regular expression for constrained decoding (`eval.guided`): a
+    reasoning without tags, then one verdict; what it admits always matches VERDICT_RE. The
+    reasoning is capped at about three characters per token of the budget (less the tags), so
+    that a model that would ramble or loop still closes it and gives its verdict before
+    `max_new_tokens`."""
+    cap = 3 * max(max_new_tokens - 16, 8)
+    return rf"<reasoning>[^<]{{1,{cap}}}</reasoning><verdict>(A|B|TIE)</verdict>"
+
+
 def parse_verdict(text: str) -> tuple[str | None, str | None]:
     """(reasoning, verdict) of the first well-formed reply in `text`, else (None, None)."""
     m = VERDICT_RE.search(text or "")

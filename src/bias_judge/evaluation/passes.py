@@ -19,7 +19,7 @@ from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.inference.base import derive_seed
 from bias_judge.core.progress import bar
-from bias_judge.data.prompt import build_messages, parse_verdict
+from bias_judge.data.prompt import build_messages, guided_reply_regex, parse_verdict
 
 TOO_LONG = "too_long"
 
@@ -81,9 +81,10 @@ def select_pairs(pairs: Sequence[dict], max_pairs: int | None, seed: int) -> lis
     return [p for p in pairs if p["pair_id"] in keep]
 
 
-def _settings(engine, temperature: float, seed: int | None, max_new_tokens: int) -> dict:
+def _settings(engine, temperature: float, seed: int | None, max_new_tokens: int,
+              guided: bool) -> dict:
     return {"engine": engine.name, "temperature": temperature, "seed": seed,
-            "max_new_tokens": max_new_tokens, "dtype": engine.dtype}
+            "max_new_tokens": max_new_tokens, "dtype": engine.dtype, "guided": guided}
 
 
 def _row(pair_id, checkpoint, run, out, settings) -> dict:
@@ -116,6 +117,8 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
             fits[pair["pair_id"], order] = engine.count_prompt_tokens(messages) < limit
 
     outputs: dict[tuple[str, str], object] = {}
+    constraint = ({"regex": guided_reply_regex(settings.max_new_tokens)}
+                  if settings.guided else {})
     greedy = [key for key in prompts if fits[key]]
     sampled = [pair["pair_id"] for pair in pairs if fits[pair["pair_id"], "original"]]
     size = max(1, settings.batch_size)
@@ -123,7 +126,7 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
     with bar(total=steps, desc=desc) as progress:
         for chunk in _chunks(greedy, size):
             outs = engine.generate([prompts[key] for key in chunk], temperature=0.0,
-                                   max_new_tokens=settings.max_new_tokens, n=1)
+                                   max_new_tokens=settings.max_new_tokens, n=1, **constraint)
             for key, out in zip(chunk, outs):
                 outputs[key] = out[0]
             progress.update(1)
@@ -132,7 +135,7 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
             outs = engine.generate([prompts[pid, "original"] for pid in chunk],
                                    temperature=settings.sample_temperature,
                                    max_new_tokens=settings.max_new_tokens,
-                                   n=len(SAMPLE_RUNS), seed=seeds)
+                                   n=len(SAMPLE_RUNS), seed=seeds, **constraint)
             for pid, samples in zip(chunk, outs):
                 if len(samples) != len(SAMPLE_RUNS):
                     raise RuntimeError(f"engine returned {len(samples)} samples, "
@@ -149,10 +152,11 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
             report.pairs_with_skips.append(pid)
         for run in RUNS:
             if run == "original" or run == "swapped":
-                cfg = _settings(engine, 0.0, None, settings.max_new_tokens)
+                cfg = _settings(engine, 0.0, None, settings.max_new_tokens, settings.guided)
             else:
                 cfg = _settings(engine, settings.sample_temperature,
-                                pair_seed(settings.seed, pid), settings.max_new_tokens)
+                                pair_seed(settings.seed, pid), settings.max_new_tokens,
+                                settings.guided)
             out = outputs.get((pid, run))
             row = _row(pid, checkpoint, run, out, cfg)
             report.rows.append(row)

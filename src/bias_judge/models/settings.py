@@ -57,6 +57,7 @@ class LoraSettings:
 class SFTSettings(TrainSettings):
     """params section `sft`."""
     lora: LoraSettings
+    verdict_weight: float        # loss weight of the decision token (models/verdict_weight.py)
 
 
 @dataclass(frozen=True)

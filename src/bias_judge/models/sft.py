@@ -50,6 +50,14 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, SFT_CURVES),
                    *outputs.extra_callbacks])
     lm_head.install_on_cpu(trainer)
+    if s.verdict_weight != 1.0:
+        from bias_judge.models import verdict_weight
+
+        trainer.data_collator = verdict_weight.WeightingCollator(
+            trainer.data_collator, verdict_weight.decision_marker(tokenizer), s.verdict_weight)
+        unwrapped = trainer.accelerator.unwrap_model(trainer.model)
+        verdict_weight.install(unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model")
+                               else unwrapped)
     return Prepared(trainer, tokenizer, report, resume_from, len(rows), timer,
                     {"r": s.lora.r, "alpha": s.lora.alpha})
 

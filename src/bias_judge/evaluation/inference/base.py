@@ -157,11 +157,19 @@ class Engine(ABC):
                                  f"in max_model_len {self.max_model_len}; filter with "
                                  "count_prompt_tokens first")
 
+    # Engines that can hold a generation to a regular expression (constrained decoding).
+    supports_regex = False
+
     def generate(self, conversations: Sequence[Conversation], *, temperature: float,
-                 max_new_tokens: int, n: int = 1, seed: Seeds = None) -> list[list[GenOut]]:
+                 max_new_tokens: int, n: int = 1, seed: Seeds = None,
+                 regex: str | None = None) -> list[list[GenOut]]:
         """Greedy at temperature 0, else sampling seeded per request (`seed`: one int for all
         requests, one per conversation, or None for the engine seed). Generation stops at an
-        end-of-turn token or after max_new_tokens (or at max_model_len, whichever is first)."""
+        end-of-turn token or after max_new_tokens (or at max_model_len, whichever is first).
+        `regex`: every generated text must match it (engines with `supports_regex` only)."""
+        if regex is not None and not self.supports_regex:
+            raise NotImplementedError(f"the {self.name} engine cannot constrain generation "
+                                      "to a regular expression")
         if n < 1 or max_new_tokens < 1:
             raise ValueError("n and max_new_tokens must be >= 1")
         if temperature < 0:
@@ -171,8 +179,10 @@ class Engine(ABC):
         prompts = [self.prompt_ids(c) for c in conversations]
         self._check_lengths(prompts)
         seeds = request_seeds(seed, len(prompts), self.seed)
+        extra = {"regex": regex} if regex is not None else {}
         return self._generate_ids(prompts, temperature=float(temperature),
-                                  max_new_tokens=int(max_new_tokens), n=int(n), seeds=seeds)
+                                  max_new_tokens=int(max_new_tokens), n=int(n), seeds=seeds,
+                                  **extra)
 
     @abstractmethod
     def _generate_ids(self, prompts: list[list[int]], *, temperature: float,

@@ -1,0 +1,191 @@
+"""The experiment record and the results page generated from it (docs/results.md).
+
+A record is a list of experiments, each as DVC showed it (`dvc exp show --json`: name, rev,
+params, metrics) plus the stage hashes of its `dvc.lock`, taken once by
+`bias-judge results record`. Everything the page says is computed here from that record, so
+the page regenerates byte for byte and no number in it is typed by hand.
+
+A checkpoint's numbers count for an experiment only when its stage chain was run for that
+experiment: an experiment that stopped at `evaluate@sft` still carries the DPO metrics files of
+its baseline, and the lock hashes tell them apart (the DPO evaluation must have read the DPO
+model this experiment's DPO stage wrote, from the SFT adapter its SFT stage wrote).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+@dataclass
+class Experiment:
+    name: str
+    rev: str
+    params: dict
+    metrics: dict                     # metrics file path -> its content
+    lock: dict = field(default_factory=dict)  # stage -> {"deps": {path: md5}, "outs": {...}}
+
+    def param(self, dotted: str, default=None):
+        node = self.params
+        for key in dotted.split("."):
+            if not isinstance(node, dict) or key not in node:
+                return default
+            node = node[key]
+        return node
+
+    def current(self, checkpoint: str) -> bool:
+        """True when this experiment's evaluate@<checkpoint> scored the model its own chain
+        trained (see the module docstring)."""
+        if f"evaluate@{checkpoint}" not in self.lock:
+            return False
+        if checkpoint == "base":
+            links = [("evaluate@base", "base_model", "models/base")]
+        else:
+            links = [(f"evaluate@{checkpoint}", checkpoint, f"models/{checkpoint}/merged")]
+        if checkpoint == "dpo":
+            links.append(("dpo", "sft", "models/sft/adapter"))
+        for consumer, producer, path in links:
+            used = self.lock.get(consumer, {}).get("deps", {}).get(path)
+            made = self.lock.get(producer, {}).get("outs", {}).get(path)
+            if used is None or used != made:
+                return False
+        return True
+
+    def eval_set(self, checkpoint: str, name: str) -> dict | None:
+        doc = self.metrics.get(f"metrics/eval_{checkpoint}.json") or {}
+        return (doc.get("sets") or {}).get(name)
+
+    def train(self, stage: str) -> dict:
+        return self.metrics.get(f"metrics/train_{stage}.json") or {}
+
+
+def lock_hashes(lock: dict) -> dict:
+    """{stage: {"deps": {path: md5}, "outs": {path: md5}}} from a parsed dvc.lock."""
+    out = {}
+    for stage, entry in (lock.get("stages") or {}).items():
+        out[stage] = {kind: {d["path"]: d.get("md5") for d in entry.get(kind) or []}
+                      for kind in ("deps", "outs")}
+    return out
+
+
+def is_commit(rev) -> bool:
+    return isinstance(rev, str) and len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
+
+
+def from_exp_show(exp_show: list[dict], locks: dict[str, dict]) -> list[Experiment]:
+    """The named experiments of a `dvc exp show --json` listing (baselines and the workspace
+    are left out), each with the lock hashes of its commit (`locks`: rev -> parsed dvc.lock)."""
+    found = []
+    for baseline in exp_show:
+        for group in baseline.get("experiments") or []:
+            for run in group.get("revs") or []:
+                data = run.get("data") or {}
+                name = run.get("name") or data.get("name")
+                if (not name or run.get("error") or not is_commit(run.get("rev"))
+                        or data.get("status") not in (None, "Success")):
+                    continue
+                params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+                metrics = {path: (m or {}).get("data") or {}
+                           for path, m in (data.get("metrics") or {}).items()}
+                found.append(Experiment(name=name, rev=run["rev"], params=params,
+                                        metrics=metrics,
+                                        lock=lock_hashes(locks.get(run["rev"]) or {})))
+    return sorted(found, key=lambda e: e.name)
+
+
+def to_record(experiments: list[Experiment]) -> dict:
+    return {"experiments": [
+        {"name": e.name, "rev": e.rev, "params": e.params, "metrics": e.metrics, "lock": e.lock}
+        for e in sorted(experiments, key=lambda e: e.name)]}
+
+
+def from_record(record: dict) -> list[Experiment]:
+    return [Experiment(**row) for row in record["experiments"]]
+
+
+# --- the page ----------------------------------------------------------------------------
+
+def _num(value, digits=3) -> str:
+    return "—" if value is None else f"{value:.{digits}f}"
+
+
+def _ci(entry: dict | None, digits=3, pct=False) -> str:
+    if not entry or entry.get("value") is None:
+        return "—"
+    scale = 100.0 if pct else 1.0
+    d = 1 if pct else digits
+    unit = " %" if pct else ""
+    value = f"{entry['value'] * scale:.{d}f}{unit}"
+    if entry.get("ci_low") is None or entry.get("ci_high") is None:
+        return value
+    return f"{value} [{entry['ci_low'] * scale:.{d}f}, {entry['ci_high'] * scale:.{d}f}]"
+
+
+def _minutes(seconds) -> str:
+    return "—" if seconds is None else f"{seconds / 60:.1f}"
+
+
+def _row_for(e: Experiment, checkpoint: str, set_name: str) -> list[str]:
+    m = e.eval_set(checkpoint, set_name) or {}
+    return [_ci(m.get("kappa_in_dist")), _ci(m.get("kappa_ood")),
+            _ci(m.get("position_bias_in_dist"), pct=True),
+            _ci(m.get("parse_failure_rate"), pct=True),
+            _ci(m.get("self_consistency"), pct=True),
+            str(m.get("n_pairs", "—"))]
+
+
+QUALITY_HEAD = ["κ in-dist [95 % CI]", "κ OOD [95 % CI]", "position bias in-dist",
+                "parse failures", "self-consistency", "pairs"]
+
+
+def _table(head: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def render(experiments: list[Experiment], *, set_name: str, command: str) -> str:
+    """docs/results.md: the SFT learning curve, DPO's own effect, and the base model, each
+    checkpoint only from the experiments that trained and scored it."""
+    sft = sorted((e for e in experiments if e.current("sft")),
+                 key=lambda e: (e.train("sft").get("rows") or 0,
+                                e.train("sft").get("epochs") or 0, e.name))
+    dpo = [e for e in sft if e.current("dpo")]
+    base = [e for e in experiments if e.current("base")]
+    out = [
+        "# Results: does the recipe teach a small judge to judge?",
+        "",
+        f"Generated by `{command}` from the recorded DVC experiments "
+        "(`docs/experiments.json`, taken from `dvc exp show --json`); do not edit by hand.",
+        f"Every number is on eval set `{set_name}` with the exact SPEC §8 metrics; intervals "
+        "are seeded 95 % bootstrap intervals over pairs.",
+        "",
+        "## SFT: the learning curve",
+        "",
+    ]
+    head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "LoRA r",
+            "train min", "final loss"] + QUALITY_HEAD
+    rows = []
+    for e in sft:
+        t = e.train("sft")
+        rows.append([f"`{e.name}`", str(e.param("label.reasoning", "prose")),
+                     str(e.param("prompt.style", "published")), str(t.get("rows", "—")),
+                     _num(t.get("epochs"), 2), f"{e.param('sft.learning_rate'):g}",
+                     str(e.param("sft.lora.r")), _minutes(t.get("wall_time_s")),
+                     _num(t.get("final_loss"))] + _row_for(e, "sft", set_name))
+    out += _table(head, rows) if rows else ["No SFT experiment recorded."]
+    out += ["", "## DPO after SFT: its own effect", ""]
+    head = ["experiment", "DPO rows", "rejected", "train min", "checkpoint"] + QUALITY_HEAD
+    rows = []
+    for e in dpo:
+        t = e.train("dpo")
+        for ckpt in ("sft", "dpo"):
+            rows.append([f"`{e.name}`", str(t.get("rows", "—")),
+                         str(e.param("format.dpo_rejected", "—")),
+                         _minutes(t.get("wall_time_s")) if ckpt == "dpo" else "",
+                         "SFT" if ckpt == "sft" else "SFT+DPO"] + _row_for(e, ckpt, set_name))
+    out += _table(head, rows) if rows else ["No DPO experiment recorded."]
+    out += ["", "## The base model", ""]
+    head = ["experiment", "decoding"] + QUALITY_HEAD
+    rows = [[f"`{e.name}`", "guided" if e.param("eval.guided") else "free"]
+            + _row_for(e, "base", set_name) for e in base]
+    out += _table(head, rows) if rows else ["No base evaluation recorded."]
+    return "\n".join(out) + "\n"

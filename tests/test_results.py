@@ -1,0 +1,99 @@
+"""docs/results.md: generated from the recorded experiments only, byte for byte, and a
+checkpoint's numbers appear only for the experiments whose own chain trained and scored it."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from bias_judge.evaluation import results
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def metric(value, lo=None, hi=None, n=10):
+    return {"value": value, "ci_low": lo, "ci_high": hi, "n": n}
+
+
+def eval_doc(kappa):
+    return {"checkpoint": "x", "sets": {"holdout": {
+        "kappa_in_dist": metric(kappa, kappa - 0.1, kappa + 0.1), "kappa_ood": metric(0.2),
+        "position_bias_in_dist": metric(0.3, 0.2, 0.4), "parse_failure_rate": metric(0.01),
+        "self_consistency": metric(0.9), "n_pairs": 300}}}
+
+
+def lock(sft="s1", merged="m1", dpo_from="a1", adapter="a1", dpo_merged="d1", eval_dpo="d1"):
+    return {
+        "base_model": {"deps": {}, "outs": {"models/base": "b"}},
+        "evaluate@base": {"deps": {"models/base": "b"}, "outs": {}},
+        "sft": {"deps": {}, "outs": {"models/sft/merged": merged, "models/sft/adapter": adapter}},
+        "evaluate@sft": {"deps": {"models/sft/merged": sft}, "outs": {}},
+        "dpo": {"deps": {"models/sft/adapter": dpo_from}, "outs": {"models/dpo/merged": dpo_merged}},
+        "evaluate@dpo": {"deps": {"models/dpo/merged": eval_dpo}, "outs": {}},
+    }
+
+
+def experiment(name, rows, kappa_sft, kappa_dpo=0.5, **lock_kw):
+    lk = lock(**lock_kw)
+    lk["evaluate@sft"]["deps"]["models/sft/merged"] = lk["sft"]["outs"]["models/sft/merged"]
+    return results.Experiment(
+        name=name, rev=name * 4,
+        params={"sft": {"learning_rate": 2e-4, "lora": {"r": 16}}, "label": {"reasoning": "stepwise"},
+                "prompt": {"style": "compact"}, "format": {"dpo_rejected": "verdict_flip"},
+                "eval": {"guided": False}},
+        metrics={"metrics/eval_sft.json": eval_doc(kappa_sft), "metrics/eval_dpo.json": eval_doc(kappa_dpo),
+                 "metrics/eval_base.json": eval_doc(0.0),
+                 "metrics/train_sft.json": {"rows": rows, "epochs": 1.0, "wall_time_s": 600, "final_loss": 0.1},
+                 "metrics/train_dpo.json": {"rows": 64, "wall_time_s": 120}},
+        lock=lk)
+
+
+def test_curve_is_sorted_by_rows_and_stale_dpo_is_left_out():
+    exps = [experiment("big", 1600, 0.41),
+            experiment("small", 400, 0.123),
+            # stopped at evaluate@sft: its DPO metrics are the baseline's (DPO trained from an
+            # older adapter), so they must not be shown as this experiment's
+            experiment("stale", 800, 0.3, dpo_from="old-adapter")]
+    page = results.render(exps, set_name="holdout", command="cmd")
+    curve = page.split("## SFT")[1].split("## DPO")[0]
+    assert curve.index("`small`") < curve.index("`stale`") < curve.index("`big`")
+    assert "0.123 [0.023, 0.223]" in curve and "30.0 % [20.0, 40.0]" in curve
+    dpo = page.split("## DPO")[1].split("## The base")[0]
+    assert "`big`" in dpo and "`small`" in dpo and "`stale`" not in dpo
+
+
+def test_an_evaluation_of_another_model_is_not_current():
+    e = experiment("x", 400, 0.2)
+    assert e.current("sft") and e.current("dpo") and e.current("base")
+    e.lock["evaluate@sft"]["deps"]["models/sft/merged"] = "other"
+    e.lock["evaluate@dpo"]["deps"]["models/dpo/merged"] = "other"
+    assert not e.current("sft") and not e.current("dpo")
+    assert "`x`" not in results.render([e], set_name="holdout", command="c").split("## DPO")[0]
+
+
+def test_record_round_trip_and_exp_show_parsing():
+    shown = [{"rev": "workspace", "experiments": None},
+             {"rev": "abc", "name": "main", "experiments": [{"revs": [
+                 {"rev": "e1" * 20, "name": "one", "error": None, "data": {
+                     "params": {"params.yaml": {"data": {"sft": {"max_rows": 8}}}},
+                     "metrics": {"metrics/train_sft.json": {"data": {"rows": 8}}}}},
+                 {"rev": "e2" * 20, "name": "broken", "error": {"msg": "failed"}, "data": {}},
+                 {"rev": "workspace", "name": "running", "data": {"status": "Running"}}]}]}]
+    dvc_lock = {"stages": {"sft": {"deps": [{"path": "data/rows/sft.jsonl", "md5": "r"}],
+                                   "outs": [{"path": "models/sft/merged", "md5": "m.dir"}]}}}
+    exps = results.from_exp_show(shown, {"e1" * 20: dvc_lock})
+    assert [e.name for e in exps] == ["one"]
+    assert exps[0].param("sft.max_rows") == 8 and exps[0].train("sft") == {"rows": 8}
+    assert exps[0].lock == {"sft": {"deps": {"data/rows/sft.jsonl": "r"}, "outs": {"models/sft/merged": "m.dir"}}}
+    again = results.from_record(json.loads(json.dumps(results.to_record(exps))))
+    assert results.render(again, set_name="holdout", command="c") == \
+        results.render(exps, set_name="holdout", command="c")
+
+
+def test_committed_results_page_regenerates_byte_for_byte(cli, tmp_path):
+    record, page = REPO / "docs/experiments.json", REPO / "docs/results.md"
+    assert record.is_file() and page.is_file(), "run `bias-judge results record` then `render`"
+    out = tmp_path / "results.md"
+    res = cli("results", "render", "--record", "docs/experiments.json", "--out", out)
+    assert res.exit_code == 0, res.output
+    assert out.read_bytes() == page.read_bytes()
