@@ -67,3 +67,16 @@ def test_invalid_yaml_names_the_line(tmp_path):
     with pytest.raises(InputError) as exc:
         load_params(path)
     assert exc.value.line is not None and str(path) in str(exc.value)
+
+
+def test_numbers_as_dvc_writes_them_stay_numbers(tmp_path):
+    """`dvc exp run -S dpo.learning_rate=0.00005` stores `5e-05`, which YAML 1.1 (PyYAML's
+    default) reads as a string; params are read with YAML 1.2 numbers."""
+    text = (REPO / "params.yaml").read_text()
+    text = text.replace("learning_rate: 5.0e-6", "learning_rate: 5e-06", 1)
+    assert "learning_rate: 5e-06" in text
+    path = tmp_path / "params.yaml"
+    path.write_text(text)
+    assert load_params(path)["dpo"]["learning_rate"] == 5e-06
+    from bias_judge.core.params import load_yaml
+    assert load_yaml("a: 1e3\nb: x1e3\nc: 12\nd: .5") == {"a": 1000.0, "b": "x1e3", "c": 12, "d": 0.5}

@@ -3,12 +3,34 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import yaml
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.schema import validator_for
+
+
+class YAML12Loader(yaml.SafeLoader):
+    """PyYAML's safe loader reading numbers as YAML 1.2 does. PyYAML follows YAML 1.1, where
+    `5e-05` (no dot) is a string; DVC writes floats that way (`dvc exp run -S
+    dpo.learning_rate=0.00005` stores `5e-05`), and a number must stay a number."""
+
+
+YAML12Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                |\.[0-9_]+(?:[eE][-+][0-9]+)?
+                |[-+]?\.(?:inf|Inf|INF)
+                |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."))
+
+
+def load_yaml(text: str):
+    """Parse params-style YAML (params.yaml, profiles) with YAML 1.2 numbers."""
+    return yaml.load(text, Loader=YAML12Loader)
 
 
 def load_params(path: str | os.PathLike) -> dict:
@@ -18,7 +40,7 @@ def load_params(path: str | os.PathLike) -> dict:
         raise InputError("params file not found (run where params.yaml is, or pass --params)",
                          file=str(path))
     try:
-        params = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        params = load_yaml(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),

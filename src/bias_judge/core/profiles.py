@@ -12,6 +12,7 @@ from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import atomic_open
+from bias_judge.core.params import load_yaml
 
 
 def available(profiles_dir: str | os.PathLike) -> list[str]:
@@ -23,7 +24,7 @@ def _read_yaml(path: Path) -> tuple[str, object]:
     import yaml
     text = path.read_text(encoding="utf-8")
     try:
-        return text, yaml.safe_load(text)
+        return text, load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
@@ -150,7 +151,7 @@ def apply_profile(name: str, params_path: str | os.PathLike, profiles_dir: str |
     for start, end, replacement in sorted(edits, reverse=True):
         text = text[:start] + replacement + text[end:]
     try:
-        reread = yaml.safe_load(text)
+        reread = load_yaml(text)
     except yaml.YAMLError:
         reread = None
     if reread != params:  # an edit that YAML reads differently: refuse, write nothing
