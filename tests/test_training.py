@@ -497,3 +497,17 @@ def test_decision_positions_skip_the_closing_tag():
     labelled = [False, True, True, True, True, True, True, True, True, True, True]
     assert __import__("bias_judge.models.verdict_weight", fromlist=["x"]).decision_positions(
         ids, labelled, marker) == [5]
+
+
+def test_more_than_one_thread_waits_passively(monkeypatch):
+    """Training with several torch threads sets OpenMP's passive wait policy (spinning workers
+    collapse beside another busy process); one thread leaves the policy alone, and a policy the
+    user set is kept."""
+    from bias_judge.models.runtime import wanted_env
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    assert wanted_env(2, "system") == {"OMP_NUM_THREADS": "2", "OMP_WAIT_POLICY": "PASSIVE"}
+    assert wanted_env(1, "system") == {"OMP_NUM_THREADS": "1"}
+    monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
+    assert "OMP_WAIT_POLICY" not in wanted_env(2, "system")

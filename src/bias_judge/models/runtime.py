@@ -34,6 +34,11 @@ def wanted_env(threads: int, allocator: str) -> dict[str, str]:
     env: dict[str, str] = {}
     if threads > 0 and os.environ.get("OMP_NUM_THREADS") != str(threads):
         env["OMP_NUM_THREADS"] = str(threads)
+    if threads != 1 and "OMP_WAIT_POLICY" not in os.environ:
+        # Spinning OpenMP workers are what make several threads collapse when another process
+        # takes a core (measured: 2 threads fell from ~300 to 20 tokens/s beside one busy
+        # process; with passive waiting they kept the speed of 1 thread).
+        env["OMP_WAIT_POLICY"] = "PASSIVE"
     if allocator == "jemalloc":
         lib = find_jemalloc()
         preload = os.environ.get("LD_PRELOAD", "")
