@@ -289,3 +289,12 @@ def test_library_error_names_file_line_and_field(bbq_copy):
         bbq.read_bbq_dir(bbq_copy)
     assert exc.value.file.endswith("Age.jsonl")
     assert (exc.value.line, exc.value.field) == (2, "context_condition")
+
+
+def test_each_output_has_a_sidecar_of_its_own(cli, embedded_bbq, tmp_path):
+    """`--out bbq.real.jsonl` wrote bbq.meta.json, the sidecar of bbq.jsonl beside it."""
+    assert cli("ingest", "--bbq-dir", embedded_bbq, "--out", tmp_path / "bbq.jsonl").exit_code == 0
+    before = (tmp_path / "bbq.meta.json").read_bytes()
+    assert cli("ingest", "--bbq-dir", embedded_bbq, "--out", tmp_path / "bbq.real.jsonl").exit_code == 0
+    assert (tmp_path / "bbq.meta.json").read_bytes() == before
+    assert json.loads((tmp_path / "bbq.real.meta.json").read_text())["artifact"] == "bbq.real.jsonl"

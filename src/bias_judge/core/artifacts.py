@@ -47,9 +47,11 @@ class Sidecar:
 
 
 def beside(artifact: str | os.PathLike) -> tuple[Path, str]:
-    """(sidecar path, artifact name) for an artifact file: `x.jsonl` -> `x.meta.json`."""
+    """(sidecar path, artifact name) for an artifact file: `x.jsonl` -> `x.meta.json`. Only
+    the last suffix goes, so `bbq.real.jsonl` -> `bbq.real.meta.json`: every artifact name
+    has a sidecar name of its own, and no output overwrites another's sidecar."""
     p = Path(artifact)
-    return p.with_name(p.name.split(".")[0] + ".meta.json"), p.name
+    return p.with_name(p.stem + ".meta.json"), p.name
 
 
 @dataclass
