@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bias_judge.core.jsonio import sha256_file, write_json, write_jsonl
+from bias_judge.core.jsonio import replaced_together, sha256_file, write_json, write_jsonl
 
 
 @dataclass
@@ -81,15 +81,17 @@ def checksums(*paths: str | os.PathLike) -> dict[str, str]:
 
 
 def write_result(result: StageResult) -> list[Path]:
-    """Write every output, then every sidecar; returns the paths written."""
+    """Write every output and every sidecar, then put them all in place together (no new
+    artifact beside an old sidecar after a crash); returns the paths written."""
     written = []
-    for out in result.outputs:
-        if out.jsonl:
-            write_jsonl(out.path, out.content, schema=out.schema)
-        else:
-            write_json(out.path, out.content, schema=out.schema)
-        written.append(Path(out.path))
-    for sidecar in result.sidecars:
-        write_json(sidecar.path, sidecar.as_dict(), schema="meta")
-        written.append(sidecar.path)
+    with replaced_together() as group:
+        for out in result.outputs:
+            if out.jsonl:
+                write_jsonl(out.path, out.content, schema=out.schema, together=group)
+            else:
+                write_json(out.path, out.content, schema=out.schema, together=group)
+            written.append(Path(out.path))
+        for sidecar in result.sidecars:
+            write_json(sidecar.path, sidecar.as_dict(), schema="meta", together=group)
+            written.append(sidecar.path)
     return written
