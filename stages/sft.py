@@ -7,8 +7,8 @@ Reads params `model` (quantization, dtype, threads, allocator) and `sft`. Loss o
 reply only. Writes OUT_DIR/adapter (LoRA), OUT_DIR/merged (adapter merged into the
 unquantised base, with tokenizer and chat template) and the summary; per-step loss, learning
 rate and grad norm go to the dvclive folder (LIVE_DIR/metrics.json and LIVE_DIR/plots/).
-OUT_DIR/checkpoints holds resumable state: a rerun with the same params, rows and base
-continues from the last complete checkpoint. Every input is checked (rows, chat template,
+OUT_DIR/checkpoints holds resumable state: a rerun with the same params, rows, base and
+training code continues from the last complete checkpoint. Every input is checked (rows, chat template,
 lengths, params) before training starts.
 """
 

@@ -116,3 +116,22 @@ def test_every_stage_builds_its_settings_from_params_yaml_and_every_profile(stag
         for module in sorted(modules):
             declared = importlib.import_module(module).PARAMS
             assert set(read_settings(path, declared)) == set(declared), (profile, module)
+
+
+def test_training_checkpoints_fingerprint_the_library_code_their_stage_declares(stages):
+    """A training stage resumes its checkpoints only while the fingerprinted code is the same
+    (models.training.run_fingerprint_parts). That code must be every library file the stage
+    declares below the training phase (models/, data/), so that no change DVC reruns the
+    stage for can be resumed over; and nothing DVC does not rerun it for."""
+    from bias_judge.core.code import code_files
+
+    by_name = {_name(st): st for st in stages}
+    for stage in ("sft", "dpo"):
+        fingerprinted = {p.resolve().relative_to(REPO).as_posix()
+                         for p in code_files(f"bias_judge.models.{stage}").values()}
+        declared = _deps(by_name[stage])
+        assert all(_covered(f, declared) for f in fingerprinted), stage
+        library = {f for f in code_deps(by_name[stage].cmd, _outs(stages))
+                   if f.startswith(("src/bias_judge/models/", "src/bias_judge/data/"))}
+        assert library and library <= fingerprinted, (stage, sorted(library - fingerprinted))
+        assert "src/bias_judge/models/training.py" in fingerprinted

@@ -150,3 +150,15 @@ def test_cli_verifies_all_eleven_upstream_files(cli, shared_data, tmp_path, monk
     assert "WARNING" not in res.stderr
     assert res.stderr.count(": verified") == 11
     assert all((out / n).read_bytes() == served[fb.file_url(n)] for n in NAMES)
+
+
+def test_the_readme_claims_what_fetch_bbq_checks():
+    """The README said "SHA-256 verified" while 5 of the 11 files have no SHA-256 pin: what
+    covers every file is the git blob id."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    said = " ".join(p for p in readme.split("\n\n") if "fetch-bbq" in p)
+    with_sha256 = sum(1 for pin in fb.PINS.values() if pin.sha256)
+    assert "blob id" in said and f"all {len(fb.PINS)} files verified" in said
+    assert f"({with_sha256} of the {len(fb.PINS)})" in said
+    if with_sha256 < len(fb.PINS):
+        assert "SHA-256 verified" not in said

@@ -168,6 +168,31 @@ def test_template_without_system_role_gets_it_folded_into_the_user_turn(tmp_path
     assert text.startswith("<|user|>Judge fairly.\n\nWho is the nurse?<|end|>")
 
 
+def test_a_template_the_sandbox_refuses_is_a_one_line_error(tmp_path):
+    """Jinja's sandbox raises SecurityError for a template reaching for Python internals;
+    it escaped as a traceback from evaluate (and the llm generator)."""
+    from transformers import AutoTokenizer
+
+    model = write_tiny_model(tmp_path / "m", template="{{ ''.__class__.__mro__[1].__subclasses__() }}")
+    tok = AutoTokenizer.from_pretrained(model)
+    with pytest.raises(InputError) as err:
+        base.render_prompt_ids(tok, CONVS[0])
+    line = err.value.one_line()
+    assert err.value.field == "chat_template" and "SecurityError" in line and str(model) in line
+
+
+def test_pickled_weights_are_refused_before_anything_loads(tiny_dir, tmp_path):
+    """A folder whose only model weights are pickled passed the check when any other
+    *.safetensors lay beside them (an adapter, say), and from_pretrained unpickled them."""
+    model = tmp_path / "pickled"
+    shutil.copytree(tiny_dir, model)
+    (model / "model.safetensors").rename(model / "adapter_model.safetensors")
+    (model / "pytorch_model.bin").write_bytes(b"\x80\x04not loaded")
+    with pytest.raises(InputError) as err:
+        load_engine(model, **{**ENGINE, "engine": "transformers"})
+    assert "pickled weights (pytorch_model.bin) are never loaded" in err.value.one_line()
+
+
 def test_too_long_prompt_is_refused_not_truncated(tiny_dir):
     with load_engine(tiny_dir, engine="transformers", dtype="float32", max_model_len=40, seed=0) as eng:
         assert eng.count_prompt_tokens(CONVS[1]) >= 40
@@ -284,7 +309,7 @@ def test_guided_decoding_gives_the_untrained_base_a_verdict_every_time(tmp_path)
                                for l, t in zip("ABC", ["The old friend", "Unknown", "The young friend"])],
             "response_a": {"model": "m", "text": "The old friend, since older people forget. A"},
             "response_b": {"model": "m", "text": "The passage does not say. <answer>B</answer>"}}
-    convs = [build_messages(pair), build_messages(pair, swapped=True)]
+    convs = [build_messages(pair, style="published"), build_messages(pair, swapped=True, style="published")]
     with load_engine(tmp_path / "base", engine="vllm", dtype="bfloat16", max_model_len=2048,
                      enforce_eager=True) as eng:
         guided = eng.generate(convs, temperature=0.0, max_new_tokens=160, regex=guided_reply_regex(160))

@@ -289,3 +289,49 @@ def test_library_error_names_file_line_and_field(bbq_copy):
         bbq.read_bbq_dir(bbq_copy)
     assert exc.value.file.endswith("Age.jsonl")
     assert (exc.value.line, exc.value.field) == (2, "context_condition")
+
+
+def test_each_output_has_a_sidecar_of_its_own(cli, embedded_bbq, tmp_path):
+    """`--out bbq.real.jsonl` wrote bbq.meta.json, the sidecar of bbq.jsonl beside it."""
+    assert cli("ingest", "--bbq-dir", embedded_bbq, "--out", tmp_path / "bbq.jsonl").exit_code == 0
+    before = (tmp_path / "bbq.meta.json").read_bytes()
+    assert cli("ingest", "--bbq-dir", embedded_bbq, "--out", tmp_path / "bbq.real.jsonl").exit_code == 0
+    assert (tmp_path / "bbq.meta.json").read_bytes() == before
+    assert json.loads((tmp_path / "bbq.real.meta.json").read_text())["artifact"] == "bbq.real.jsonl"
+
+
+def test_a_folder_named_like_a_category_file(cli, bbq_copy, tmp_path):
+    (bbq_copy / "Age.jsonl").unlink()
+    (bbq_copy / "Age.jsonl").mkdir()
+    assert_rejected(cli, bbq_copy, tmp_path, "Age.jsonl:", "is a folder, not a file")
+
+
+def test_an_example_id_beyond_64_bits(cli, bbq_copy, tmp_path):
+    edit_row(bbq_copy / "Age.jsonl", 2, lambda r: r.update(example_id=2 ** 64 + 5))
+    assert_rejected(cli, bbq_copy, tmp_path, "Age.jsonl:2:", "field 'example_id'",
+                    "18446744073709551621", "64-bit")
+
+
+def test_bytes_that_are_not_utf8(cli, bbq_copy, tmp_path):
+    path = bbq_copy / "SES.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(b"".join(lines[:4] + [lines[4].replace(b"e", b"\xe9", 1)] + lines[5:]))
+    assert_rejected(cli, bbq_copy, tmp_path, "SES.jsonl:5:", "not valid UTF-8 (byte 0xe9")
+
+
+def test_an_empty_category_file_is_left_out_with_a_warning(cli, bbq_copy, tmp_path):
+    """It was dropped silently: the run looked complete with ten categories."""
+    (bbq_copy / "Age.jsonl").write_text("")
+    out = tmp_path / "bbq.jsonl"
+    res = cli("ingest", "--bbq-dir", bbq_copy, "--out", out)
+    assert res.exit_code == 0, res.output
+    warning = "Age.jsonl has no rows: category 'age' is left out"
+    assert f"warning: ingest: {warning}" in res.stderr
+    meta = json.loads(out.with_name("bbq.meta.json").read_text())
+    assert meta["warnings"] == [warning] and "age" not in meta["counts"]["categories"]
+
+
+def test_no_rows_in_any_file(cli, bbq_copy, tmp_path):
+    for f in bbq_copy.glob("*.jsonl"):
+        f.write_text("\n")
+    assert_rejected(cli, bbq_copy, tmp_path, "no rows in any BBQ file")

@@ -80,3 +80,38 @@ def test_numbers_as_dvc_writes_them_stay_numbers(tmp_path):
     assert load_params(path)["dpo"]["learning_rate"] == 5e-06
     from bias_judge.core.params import load_yaml
     assert load_yaml("a: 1e3\nb: x1e3\nc: 12\nd: .5") == {"a": 1000.0, "b": "x1e3", "c": 12, "d": 0.5}
+
+
+@pytest.mark.parametrize("key, value", [("sample.per_cell", 5.0), ("split.seed", 42.0),
+                                        ("sft.lora.r", 8.0)])
+def test_integer_params_must_be_written_as_integers(tmp_path, key, value):
+    """JSON Schema counts 5.0 as an integer; `sample.per_cell: 5.0` then crashed the sampler."""
+    def mutate(p):
+        *parents, last = key.split(".")
+        node = p
+        for k in parents:
+            node = node[k]
+        node[last] = value
+    path = _write(tmp_path, mutate)
+    with pytest.raises(InputError, match="not of type 'integer'") as exc:
+        load_params(path)
+    assert exc.value.field == key
+
+
+def test_non_utf8_params_are_a_one_line_error(tmp_path):
+    path = tmp_path / "params.yaml"
+    path.write_bytes((REPO / "params.yaml").read_bytes() + b"# caf\xe9\n")
+    result = CliRunner().invoke(main, ["split", "--pairs", str(tmp_path / "p.jsonl"),
+                                       "--out", str(tmp_path / "s"), "--params", str(path)])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "not valid UTF-8" in lines[0]
+    assert f"{path}:{(REPO / 'params.yaml').read_text().count(chr(10)) + 1}:" in lines[0]
+
+
+def test_a_long_bad_value_is_quoted_short(tmp_path):
+    path = _write(tmp_path, lambda p: p["split"].update(ood_category="x" * 1_000_000))
+    with pytest.raises(InputError) as exc:
+        load_params(path)
+    assert exc.value.field == "split.ood_category" and len(str(exc.value)) < 600
+    assert "characters left out" in str(exc.value)

@@ -115,3 +115,34 @@ def test_a_block_mapping_replaced_by_a_flow_value_keeps_the_next_key(tmp_path):
     assert "  engine_options: {}\n" in text
     assert load_params(params)["eval"]["engine_options"] == {}
     assert matching(params, profiles) == ["bare"]
+
+
+def test_crlf_params_keep_their_line_endings(tmp_path):
+    params = tmp_path / "params.yaml"
+    crlf = (REPO / "params.yaml").read_bytes().replace(b"\n", b"\r\n")
+    params.write_bytes(crlf)
+    assert "model.source" in apply_profile("smoke", params, PROFILES)
+    switched = params.read_bytes()
+    assert switched.count(b"\r\n") == switched.count(b"\n") == crlf.count(b"\n")
+    assert load_params(params)["model"]["source"] == "tiny"
+    apply_profile("cpu", params, PROFILES)
+    assert params.read_bytes() == crlf
+
+
+@pytest.mark.parametrize("name", ["../x", "../../elsewhere/x", "sub/x", "ABSOLUTE"])
+def test_a_profile_name_is_never_a_path(tmp_path, name):
+    """`profile use ../../elsewhere/x` read YAML from outside profiles/; every name here
+    points at a valid profile file, which must not be read."""
+    profiles = tmp_path / "a" / "b" / "profiles"
+    profiles.mkdir(parents=True)
+    if name == "ABSOLUTE":
+        name = str(tmp_path / "abs" / "x")
+    target = profiles / f"{name}.yaml"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text("sample:\n  per_cell: 3\n")
+    params = tmp_path / "params.yaml"
+    shutil.copy(REPO / "params.yaml", params)
+    before = params.read_bytes()
+    with pytest.raises(InputError, match="no profile"):
+        apply_profile(name, params, profiles)
+    assert params.read_bytes() == before

@@ -7,8 +7,10 @@ import shutil
 from pathlib import Path
 
 import huggingface_hub
+import numpy as np
 import pytest
 from click.testing import CliRunner
+from safetensors.numpy import save_file
 
 from bias_judge.card.inputs import load_inputs
 from bias_judge.card.render import CardSettings, render_cards
@@ -28,7 +30,7 @@ def release(tmp_path):
     (merged / "config.json").write_text('{"architectures": ["Gemma4ForCausalLM"], '
                                         '"model_type": "gemma4"}\n')
     (merged / "chat_template.jinja").write_text("{{ messages }}\n")
-    (merged / "model.safetensors").write_bytes(b"\0" * 3000)
+    save_file({"w": np.zeros(750, dtype=np.float32)}, str(merged / "model.safetensors"))
     (merged / "tokenizer.json").write_text("{}\n")
     (merged / "README.md").write_text("stale card written by save_pretrained\n")
     shutil.copytree(FIXTURES, tmp_path / "in")
@@ -92,7 +94,8 @@ def test_dry_run_is_the_default_and_lists_what_would_be_uploaded(release):
     for name in ("config.json", "model.safetensors", "tokenizer.json", "chat_template.jinja",
                  "README.md"):
         assert f"  {name}" in out
-    assert "2.9 KiB" in out  # model.safetensors, 3,000 bytes
+    size = (release / "models/dpo/merged/model.safetensors").stat().st_size
+    assert f"{size / 1024:.1f} KiB" in out  # model.safetensors, 3,000 bytes of weights
     assert "total: 5 files" in out
     assert "HF_TOKEN is set" in out
     assert "warning" not in out  # the card was rendered for this repo id
@@ -125,7 +128,7 @@ def test_upload_sends_the_folder_and_the_card_as_readme(release, monkeypatch):
                                 "chat_template.jinja", "README.md"}
     card = (release / "model_card" / "dpo" / "README.md").read_bytes()
     assert api.uploaded["README.md"] == card  # the rendered card, not the folder's stale one
-    assert api.uploaded["model.safetensors"] == b"\0" * 3000
+    assert api.uploaded["model.safetensors"] == (release / "models/dpo/merged/model.safetensors").read_bytes()
 
 
 def test_real_upload_without_token_fails_before_any_call(release, monkeypatch):
@@ -156,3 +159,59 @@ def test_warns_when_the_card_was_rendered_for_another_repo(release):
         "--models-dir", str(release / "models"), "--card-dir", str(release / "model_card")])
     assert result.exit_code == 0
     assert "warning: the card's quick start does not mention 'other/name'" in result.stdout
+
+
+def test_only_allow_listed_files_are_uploaded(release, monkeypatch):
+    """Hidden files, pickled weights and anything else beside the model are left out (and
+    named); before, `.env` and `pytorch_model.bin` were listed and uploaded."""
+    merged = release / "models" / "dpo" / "merged"
+    (merged / ".env").write_text(f"HF_TOKEN={TOKEN}\n")
+    (merged / "pytorch_model.bin").write_bytes(b"\x80\x04pickle")
+    (merged / "runs").mkdir()
+    (merged / "runs" / "events.out").write_text("x")
+    dry = _publish(release)
+    assert dry.exit_code == 0, dry.output
+    assert "warning: left out (not a weights, config or tokenizer file): .env, pytorch_model.bin, runs/" in dry.stdout
+    assert "total: 5 files" in dry.stdout
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN}).exit_code == 0
+    assert set(FakeApi.instances[-1].uploaded) == {"config.json", "model.safetensors",
+                                                   "tokenizer.json", "chat_template.jinja",
+                                                   "README.md"}
+
+
+def test_links_are_never_followed_out_of_the_folder(release, monkeypatch):
+    merged = release / "models" / "dpo" / "merged"
+    secret = release / "outside.txt"
+    secret.write_text("not for the Hub\n")
+    (merged / "notes.txt").symlink_to(secret)  # not on the allow-list: left out
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    assert _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN}).exit_code == 0
+    assert "notes.txt" not in FakeApi.instances[-1].uploaded
+    (merged / "tokenizer.json").unlink()
+    (merged / "tokenizer.json").symlink_to(secret)  # on the allow-list: refused
+    result = _publish(release)
+    assert result.exit_code == 2
+    assert "tokenizer.json" in result.stderr and "link" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.parametrize("name, content, needle", [
+    ("model.safetensors", b"\0" * 3000, "not a safetensors file"),
+    ("generation_config.json", b"{not json", "not a json file"),
+    ("tokenizer.model", b"\x80\x04pickle", "not a sentencepiece file"),
+])
+def test_files_must_be_what_their_name_claims(release, name, content, needle):
+    (release / "models" / "dpo" / "merged" / name).write_bytes(content)
+    result = _publish(release)
+    assert result.exit_code == 2, result.output
+    assert needle in result.stderr and name in result.stderr
+
+
+@pytest.mark.parametrize("repo_id", ["../y", "x/..", "a/b/c", "name-only", "x/y--z"])
+def test_repo_ids_are_validated_like_the_hub_does(release, repo_id):
+    result = CliRunner().invoke(main, [
+        "publish", "--repo", repo_id, "--checkpoint", "dpo",
+        "--models-dir", str(release / "models"), "--card-dir", str(release / "model_card")])
+    assert result.exit_code == 2, result.output
+    assert result.stderr.startswith("error: field 'repo':")

@@ -511,3 +511,49 @@ def test_more_than_one_thread_waits_passively(monkeypatch):
     assert wanted_env(1, "system") == {"OMP_NUM_THREADS": "1"}
     monkeypatch.setenv("OMP_WAIT_POLICY", "ACTIVE")
     assert "OMP_WAIT_POLICY" not in wanted_env(2, "system")
+
+
+def test_resume_never_continues_a_run_of_other_code(work, tmp_path):
+    """A checkpoint folder is resumed only by the code that wrote it. A finished run, then the
+    same stage with a training module changed (the scheduler type, in a copy of the library
+    put first on the import path) must train from scratch, and the original code after it
+    must too, giving the original weights back: before, both resumed the finished checkpoint,
+    trained nothing, and recorded the other code's adapter as current."""
+    import hashlib
+    import shutil
+
+    def adapter_sha() -> str:
+        return hashlib.sha256((tmp_path / "models/sft/adapter/adapter_model.safetensors")
+                              .read_bytes()).hexdigest()
+
+    def summary() -> dict:
+        return json.loads((tmp_path / "metrics/train_sft.json").read_text())
+
+    params = _params(tmp_path)
+    assert _sft_cli(work, tmp_path, params).exit_code == 0
+    first = adapter_sha()
+    assert summary()["resumed_from_step"] is None and summary()["steps"] == 2
+
+    lib = tmp_path / "lib"
+    shutil.copytree(REPO / "src" / "bias_judge", lib / "bias_judge",
+                    ignore=shutil.ignore_patterns("__pycache__"))
+    training = lib / "bias_judge/models/training.py"
+    code = training.read_text()
+    assert "lr_scheduler_type=s.lr_scheduler," in code
+    training.write_text(code.replace("lr_scheduler_type=s.lr_scheduler,",
+                                     'lr_scheduler_type="constant",'))
+    cmd = [sys.executable, "-m", "bias_judge.stages.cli", "sft", "--model", str(work / "base"),
+           "--rows", str(work / "sft.jsonl"), "--out-dir", str(tmp_path / "models/sft"),
+           "--metrics", str(tmp_path / "metrics/train_sft.json"),
+           "--live-dir", str(tmp_path / "dvclive/sft"), "--params", str(params)]
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONPATH=str(lib))
+    probe = subprocess.run([sys.executable, "-c", "import bias_judge.models.training as t; "
+                            "print(t.__file__)"], env=env, capture_output=True, text=True)
+    assert probe.stdout.strip() == str(training)  # the changed copy is what runs
+    subprocess.run(cmd, env=env, check=True, capture_output=True)
+    assert summary()["resumed_from_step"] is None and summary()["steps"] == 2
+    assert adapter_sha() != first
+
+    assert _sft_cli(work, tmp_path, params).exit_code == 0
+    assert summary()["resumed_from_step"] is None
+    assert adapter_sha() == first

@@ -7,7 +7,9 @@ it is redacted before it leaves this module. A dry run needs no token and no net
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -54,21 +56,98 @@ def human_size(n: int) -> str:
     raise AssertionError("unreachable")
 
 
+# What a published model repo holds besides the card: safetensors weights, configs, the
+# tokenizer and chat template. Anything else in the folder (hidden files such as .env,
+# pickled .bin weights, training leftovers) is left out and named in the plan.
+WEIGHTS = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$")
+ALLOWED = {
+    "config.json": "json", "generation_config.json": "json",
+    "model.safetensors.index.json": "json", "tokenizer.json": "json",
+    "tokenizer_config.json": "json", "special_tokens_map.json": "json",
+    "added_tokens.json": "json", "vocab.json": "json", "chat_template.json": "json",
+    "processor_config.json": "json", "preprocessor_config.json": "json",
+    "chat_template.jinja": "text", "merges.txt": "text", "tokenizer.model": "sentencepiece",
+}
+
+
+def check_repo_id(repo_id: str) -> None:
+    """owner/name, as the Hub's own validator accepts it (no '..', no path tricks)."""
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as exc:
+        raise InputError(f"not a valid Hub repo id ({exc})", field="repo") from None
+    if repo_id.count("/") != 1:
+        raise InputError(f"repo id must look like 'owner/name', got '{repo_id}'", field="repo")
+
+
+def kind_of(name: str) -> str | None:
+    """What an upload-worthy file of this name is ("safetensors", "json", ...), or None."""
+    return "safetensors" if WEIGHTS.match(name) else ALLOWED.get(name)
+
+
+def check_content(path: Path, kind: str) -> None:
+    """The file is what its name claims: safetensors with a readable header, JSON, UTF-8
+    text, a SentencePiece protobuf (never a pickle)."""
+    def bad(why: str) -> InputError:
+        return InputError(f"not a {kind} file ({why}); refusing to publish it", file=str(path))
+
+    if kind == "safetensors":
+        from safetensors import safe_open
+
+        try:
+            with safe_open(str(path), framework="numpy") as fh:
+                fh.keys()
+        except Exception as exc:  # the reader raises its own error types for a bad header
+            raise bad(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None
+    elif kind in ("json", "text"):
+        try:
+            text = path.read_bytes().decode("utf-8")
+            if kind == "json":
+                json.loads(text)
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise bad(type(exc).__name__) from None
+    elif kind == "sentencepiece":
+        with path.open("rb") as fh:
+            if fh.read(1) != b"\n":  # a ModelProto starts with its first field, pieces
+                raise bad("does not start like a SentencePiece model")
+
+
+def upload_files(folder: Path) -> tuple[list[UploadFile], list[str]]:
+    """(files to upload, names left out) of a checkpoint folder: regular files at its top
+    level whose name is on the allow-list and whose content matches it. A link is never
+    followed: an allow-listed name that is a link is an error, anything else is left out."""
+    files, left_out = [], []
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        kind = kind_of(entry.name)
+        if kind is None or entry.name == "README.md":
+            if entry.name != "README.md":  # the card replaces the folder's own README.md
+                left_out.append(entry.name + ("/" if entry.is_dir() else ""))
+            continue
+        if entry.is_symlink() or not entry.is_file():
+            raise InputError("is a link or not a regular file; only the folder's own files "
+                             "are published", file=str(entry))
+        check_content(entry, kind)
+        files.append(UploadFile(entry.name, entry.stat().st_size))
+    return files, left_out
+
+
 def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
                 card: str | os.PathLike) -> UploadPlan:
-    """What an upload would send: the folder's files (its own README.md replaced by the
-    card) and the validated card. Raises InputError for anything unfit to publish."""
+    """What an upload would send: the folder's model, config and tokenizer files (see
+    `upload_files`) and the validated card as README.md. Raises InputError for anything unfit
+    to publish."""
     folder, card = Path(folder), Path(card)
-    if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
-        raise InputError(f"repo id must look like 'owner/name', got '{repo_id}'", field="repo")
+    check_repo_id(repo_id)
     check_model_folder(folder)
     n_metrics = validate_card_file(card)
-    files = [UploadFile(p.relative_to(folder).as_posix(), p.stat().st_size)
-             for p in sorted(folder.rglob("*")) if p.is_file()
-             and p.relative_to(folder).as_posix() != "README.md"]
+    files, left_out = upload_files(folder)
     files.append(UploadFile("README.md", card.stat().st_size))
     files.sort(key=lambda f: f.path_in_repo)
     warnings = []
+    if left_out:
+        warnings.append(f"left out (not a weights, config or tokenizer file): {', '.join(left_out)}")
     if repo_id not in card.read_text(encoding="utf-8"):
         warnings.append(f"the card's quick start does not mention '{repo_id}'; set card.repo_ids "
                         f"in params.yaml and re-render so its snippets load this repo")
@@ -112,8 +191,12 @@ def upload(plan: UploadPlan, *, private: bool = False, api=None) -> str:
             target.parent.mkdir(parents=True, exist_ok=True)
             if f.path_in_repo == "README.md":
                 shutil.copyfile(plan.card, target)
-            else:
-                os.symlink((plan.folder / f.path_in_repo).resolve(), target)
+                continue
+            source = plan.folder / f.path_in_repo
+            if source.is_symlink() or not source.is_file():  # changed since the plan
+                raise InputError("is a link or not a regular file; only the folder's own "
+                                 "files are published", file=str(source))
+            os.symlink(os.path.abspath(source), target)
         try:
             api.create_repo(plan.repo_id, repo_type="model", private=private, exist_ok=True,
                             token=token)

@@ -12,7 +12,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bias_judge.core.jsonio import sha256_file, write_json, write_jsonl
+from bias_judge.core.jsonio import replaced_together, sha256_file, write_json, write_jsonl
 
 
 @dataclass
@@ -47,9 +47,11 @@ class Sidecar:
 
 
 def beside(artifact: str | os.PathLike) -> tuple[Path, str]:
-    """(sidecar path, artifact name) for an artifact file: `x.jsonl` -> `x.meta.json`."""
+    """(sidecar path, artifact name) for an artifact file: `x.jsonl` -> `x.meta.json`. Only
+    the last suffix goes, so `bbq.real.jsonl` -> `bbq.real.meta.json`: every artifact name
+    has a sidecar name of its own, and no output overwrites another's sidecar."""
     p = Path(artifact)
-    return p.with_name(p.name.split(".")[0] + ".meta.json"), p.name
+    return p.with_name(p.stem + ".meta.json"), p.name
 
 
 @dataclass
@@ -79,15 +81,17 @@ def checksums(*paths: str | os.PathLike) -> dict[str, str]:
 
 
 def write_result(result: StageResult) -> list[Path]:
-    """Write every output, then every sidecar; returns the paths written."""
+    """Write every output and every sidecar, then put them all in place together (no new
+    artifact beside an old sidecar after a crash); returns the paths written."""
     written = []
-    for out in result.outputs:
-        if out.jsonl:
-            write_jsonl(out.path, out.content, schema=out.schema)
-        else:
-            write_json(out.path, out.content, schema=out.schema)
-        written.append(Path(out.path))
-    for sidecar in result.sidecars:
-        write_json(sidecar.path, sidecar.as_dict(), schema="meta")
-        written.append(sidecar.path)
+    with replaced_together() as group:
+        for out in result.outputs:
+            if out.jsonl:
+                write_jsonl(out.path, out.content, schema=out.schema, together=group)
+            else:
+                write_json(out.path, out.content, schema=out.schema, together=group)
+            written.append(Path(out.path))
+        for sidecar in result.sidecars:
+            write_json(sidecar.path, sidecar.as_dict(), schema="meta", together=group)
+            written.append(sidecar.path)
     return written

@@ -9,7 +9,8 @@ from pathlib import Path
 import yaml
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.schema import validator_for
+from bias_judge.core.jsonio import read_text
+from bias_judge.core.schema import message_of, strict_validator_for
 
 
 class YAML12Loader(yaml.SafeLoader):
@@ -36,11 +37,12 @@ def load_yaml(text: str):
 def load_params(path: str | os.PathLike) -> dict:
     """Parse and validate the whole params file; a misspelt key or wrong type names the key."""
     path = Path(path)
-    if not path.is_file():
+    if not path.exists():
         raise InputError("params file not found (run where params.yaml is, or pass --params)",
                          file=str(path))
+    text = read_text(path)
     try:
-        params = load_yaml(path.read_text(encoding="utf-8")) or {}
+        params = load_yaml(text) or {}
     except yaml.YAMLError as exc:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
@@ -50,7 +52,7 @@ def load_params(path: str | os.PathLike) -> dict:
 
 
 def validate_params(params: dict, source: str = "params.yaml") -> None:
-    validator = validator_for("params")
+    validator = strict_validator_for("params")
     errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
         return
@@ -65,4 +67,4 @@ def validate_params(params: dict, source: str = "params.yaml") -> None:
         key = ".".join(path + [missing])
         raise InputError(f"missing key '{key}'", file=source, field=key)
     key = ".".join(path) or "<root>"
-    raise InputError(f"bad value for '{key}': {err.message}", file=source, field=key)
+    raise InputError(f"bad value for '{key}': {message_of(err)}", file=source, field=key)

@@ -11,7 +11,7 @@ import os
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.jsonio import atomic_open
+from bias_judge.core.jsonio import atomic_open, read_text
 from bias_judge.core.params import load_yaml
 
 
@@ -21,8 +21,10 @@ def available(profiles_dir: str | os.PathLike) -> list[str]:
 
 
 def _read_yaml(path: Path) -> tuple[str, object]:
+    """(text, data). The text keeps its line endings (CRLF too): params.yaml is rewritten
+    from it, and a rewrite must change the values it changes and nothing else."""
     import yaml
-    text = path.read_text(encoding="utf-8")
+    text = read_text(path)
     try:
         return text, load_yaml(text)
     except yaml.YAMLError as exc:
@@ -31,11 +33,18 @@ def _read_yaml(path: Path) -> tuple[str, object]:
                          line=None if mark is None else mark.line + 1) from None
 
 
+def profile_path(name: str, profiles_dir: str | os.PathLike) -> Path:
+    """profiles/NAME.yaml for a profile that exists. NAME is a name, never a path: one like
+    `../x` must not read a file from outside the profiles folder."""
+    known = available(profiles_dir)
+    if name not in known:
+        raise InputError(f"no profile '{name}' (available: {', '.join(known) or 'none'})",
+                         file=str(Path(profiles_dir) / f"{name}.yaml"))
+    return Path(profiles_dir) / f"{name}.yaml"
+
+
 def load_profile(name: str, profiles_dir: str | os.PathLike) -> dict:
-    path = Path(profiles_dir) / f"{name}.yaml"
-    if not path.is_file():
-        known = ", ".join(available(profiles_dir)) or "none"
-        raise InputError(f"no profile '{name}' (available: {known})", file=str(path))
+    path = profile_path(name, profiles_dir)
     data = _read_yaml(path)[1] or {}
     if not isinstance(data, dict):
         raise InputError("a profile is a mapping of params sections", file=str(path))
@@ -126,15 +135,15 @@ def apply_profile(name: str, params_path: str | os.PathLike, profiles_dir: str |
 
     from bias_judge.core.params import validate_params
 
-    profile_path = Path(profiles_dir) / f"{name}.yaml"
+    path = profile_path(name, profiles_dir)
     profile = load_profile(name, profiles_dir)
-    profile_text = profile_path.read_text(encoding="utf-8")
+    profile_text = read_text(path)
     params_path = Path(params_path)
     if not params_path.is_file():
         raise InputError("params file not found", file=str(params_path))
     text, params = _read_yaml(params_path)
     changed: list[list[str]] = []
-    _merge(params, profile, [], changed, str(profile_path))
+    _merge(params, profile, [], changed, str(path))
     validate_params(params, source=f"{params_path} + profile {name}")
     if not changed:
         return []

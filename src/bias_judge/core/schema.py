@@ -11,8 +11,10 @@ from functools import lru_cache
 from importlib import resources
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator
+from jsonschema import Draft202012Validator, validators
 from referencing import Registry, Resource
+
+from bias_judge.core.errors import clip
 
 BASE = "https://bias-judge.local/schemas/"
 
@@ -64,6 +66,23 @@ def validator_for(name: str) -> SchemaValidator:
     return SchemaValidator(load_schema(name))
 
 
+def _integer(checker, instance) -> bool:
+    return isinstance(instance, int) and not isinstance(instance, bool)
+
+
+# JSON Schema counts 5.0 as an integer (any number with a zero fraction); a recipe value
+# written 5.0 then passes and crashes the stage that counts, slices or seeds with it.
+_WholeIntegers = validators.extend(
+    Draft202012Validator, type_checker=Draft202012Validator.TYPE_CHECKER.redefine("integer", _integer))
+
+
+@lru_cache(maxsize=None)
+def strict_validator_for(name: str):
+    """The reference validator for `name` where an integer must be written as one (params:
+    every error is explained, so it runs the reference implementation anyway)."""
+    return _WholeIntegers(load_schema(name), registry=_registry())
+
+
 def _field_of(error) -> str:
     path = [str(p) for p in error.absolute_path]
     if error.validator == "required":
@@ -75,6 +94,15 @@ def _field_of(error) -> str:
     return ".".join(path) or "<root>"
 
 
+def message_of(error, quote: int = 60) -> str:
+    """The validator's message with the offending value quoted short: the message repeats the
+    whole value, however long."""
+    shown = repr(error.instance)
+    if len(shown) > quote and shown in error.message:
+        return error.message.replace(shown, clip(shown, quote), 1)
+    return error.message
+
+
 def first_error(validator: SchemaValidator, obj) -> tuple[str, str] | None:
     """The first violation by location, or None."""
     if validator.is_valid(obj):
@@ -83,4 +111,4 @@ def first_error(validator: SchemaValidator, obj) -> tuple[str, str] | None:
     if not errors:
         return None
     err = errors[0]
-    return _field_of(err), err.message
+    return _field_of(err), message_of(err)

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
 from bias_judge.core.errors import InputError
-from bias_judge.core.jsonio import parse_lines
+from bias_judge.core.jsonio import decode, parse_lines, read_bytes
 from bias_judge.core.vocabulary import CATEGORIES
 
 # Upstream file stems (nyu-mll/BBQ `data/<stem>.jsonl`); the category is the stem lowercased.
@@ -56,9 +56,10 @@ def question_id(category: str, question_index: str, example_id: int, polarity: s
 # Reading and normalising
 
 
-def read_bbq_dir(bbq_dir: str | os.PathLike) -> tuple[list[dict], dict[str, str]]:
+def read_bbq_dir(bbq_dir: str | os.PathLike) -> tuple[list[dict], dict[str, str], list[str]]:
     """All `*.jsonl` files of a BBQ directory -> (normalised items sorted by category and
-    example_id, {file name: sha256}). Any defect is an InputError naming file and line."""
+    example_id, {file name: sha256}, warnings). Any defect is an InputError naming file and
+    line; a file without rows leaves its category out, with a warning."""
     bbq_dir = Path(bbq_dir)
     if not bbq_dir.is_dir():
         raise InputError("BBQ directory not found", file=str(bbq_dir))
@@ -68,6 +69,7 @@ def read_bbq_dir(bbq_dir: str | os.PathLike) -> tuple[list[dict], dict[str, str]
     items: list[dict] = []
     inputs: dict[str, str] = {}
     seen: dict[str, str] = {}
+    warnings: list[str] = []
     for path in files:
         category = category_of(path.stem)
         if category is None:
@@ -78,21 +80,22 @@ def read_bbq_dir(bbq_dir: str | os.PathLike) -> tuple[list[dict], dict[str, str]
             raise InputError(f"category '{category}' already read from {seen[category]}",
                              file=str(path), field="category")
         seen[category] = path.name
-        data = path.read_bytes()
+        data = read_bytes(path)
         # Keyed by name, not path, so the sidecar is the same on every machine.
         inputs[path.name] = hashlib.sha256(data).hexdigest()
-        items.extend(_read_category_file(path, data, category))
+        rows = _read_category_file(path, data, category)
+        if not rows:
+            warnings.append(f"{path.name} has no rows: category '{category}' is left out")
+        items.extend(rows)
+    if not items:
+        raise InputError("no rows in any BBQ file", file=str(bbq_dir))
     derive_targets(items)
     items.sort(key=lambda it: (it["category"], it["example_id"]))
-    return items, inputs
+    return items, inputs, warnings
 
 
 def _read_category_file(path: Path, data: bytes, category: str) -> list[dict]:
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = data[:exc.start].count(b"\n") + 1
-        raise InputError("not valid UTF-8", file=str(path), line=line) from None
+    text = decode(data, str(path))
     out: list[dict] = []
     lines_of: dict[int, int] = {}
     # split("\n"), not splitlines(): JSON strings may hold U+2028 and other characters
@@ -377,11 +380,12 @@ def summary_counts(items: list[dict]) -> dict:
 
 def ingest(bbq_dir: str | os.PathLike, out: str | os.PathLike) -> StageResult:
     """Every BBQ file of `bbq_dir` -> one normalised items file and its sidecar."""
-    items, inputs = read_bbq_dir(bbq_dir)
+    items, inputs, warnings = read_bbq_dir(bbq_dir)
     counts = summary_counts(items)
     meta_path, name = beside(out)
     return StageResult(
         outputs=[Output(Path(out), items, "bbq_item", jsonl=True)],
         sidecars=[Sidecar(meta_path, name, rows=len(items), seed=None, counts=counts,
-                          inputs=inputs, params=None, warnings=[])],
+                          inputs=inputs, params=None, warnings=warnings)],
+        warnings=warnings,
         summary=f"{len(items)} items in {len(counts['categories'])} categories -> {out}")

@@ -197,13 +197,6 @@ def _pair_row(pid: str, bucket: str, slot_a: tuple[str, dict], slot_b: tuple[str
     }
 
 
-def sorted_unique_pairs(rows: Iterable[tuple[int, dict]], source: str) -> list[dict]:
-    """Imported pairs (line, row) sorted by pair_id; a repeated pair_id names its line."""
-    out = [row for _, row in jsonio.unique_rows(rows, "pair_id", source)]
-    out.sort(key=lambda r: r["pair_id"])
-    return out
-
-
 def bucket_counts(rows: Iterable[dict]) -> dict[str, int]:
     counts = Counter(r["pair_category"] for r in rows)
     return {b: counts.get(b, 0) for b in BUCKETS}
@@ -217,14 +210,12 @@ def pairs_file(candidates_path: str | os.PathLike, out: str | os.PathLike,
         if not s.import_file:
             raise InputError("source is 'import' but import_file is not set",
                              field="pairs.import_file")
-        rows = sorted_unique_pairs(jsonio.iter_jsonl(s.import_file, schema="pair"), s.import_file)
+        rows = sorted(jsonio.read_jsonl(s.import_file, schema="pair"), key=lambda r: r["pair_id"])
         counts = {"buckets": bucket_counts(rows)}
         inputs = checksums(s.import_file)
         seed = None
     else:
-        rows_in = jsonio.iter_jsonl(candidates_path, schema="enriched_candidate")
-        candidates = [row for _, row in jsonio.unique_rows(rows_in, "candidate_id",
-                                                           str(candidates_path))]
+        candidates = jsonio.read_jsonl(candidates_path, schema="enriched_candidate")
         rows, report = build_pairs(candidates, quotas=s.quotas,
                                    max_per_question=s.max_per_question, seed=s.seed)
         warnings = report.warnings

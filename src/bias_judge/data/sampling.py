@@ -11,7 +11,6 @@ from pathlib import Path
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
-from bias_judge.core.errors import InputError
 from bias_judge.core.settings import as_params
 from bias_judge.data.bbq import CONDITIONS, POLARITIES, cell_of
 
@@ -61,11 +60,7 @@ def stratified_sample(items: list[dict], per_cell: int, seed: int
 
 def read_items(path: str | os.PathLike) -> list[dict]:
     """Items file rows, each validated against the bbq_item schema."""
-    rows = jsonio.iter_jsonl(path, schema="bbq_item")
-    items = [row for _, row in jsonio.unique_rows(rows, "question_id", str(path))]
-    if not items:
-        raise InputError("no items", file=str(path))
-    return items
+    return jsonio.read_jsonl(path, schema="bbq_item")
 
 
 def sample_file(items_path: str | os.PathLike, out: str | os.PathLike,

@@ -11,7 +11,7 @@ import os
 import time
 from pathlib import Path
 
-from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums
+from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums
 from bias_judge.core.errors import InputError
 from bias_judge.core.progress import note
 from bias_judge.core.schema import first_error, validator_for
@@ -83,7 +83,8 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
                                  file=str(metrics_path), field=err[0])
             results[name] = metrics
             predictions = out / f"{name}.predictions.jsonl"
-            meta_path, artifact = beside(predictions)
+            # NAME.meta.json, not beside(): NAME.predictions.meta.json would repeat the kind.
+            meta_path, artifact = out / f"{name}.meta.json", predictions.name
             outputs += [Output(predictions, report.rows, "predictions", jsonl=True),
                         Output(out / f"confusion_{name}.json",
                                confusion_records(pairs, report.rows), None, jsonl=False)]

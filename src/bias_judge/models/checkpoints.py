@@ -1,5 +1,6 @@
-"""Resumable training: a checkpoint folder is reused only while its fingerprint (params, rows,
-base model) matches, and only checkpoints that finished saving count."""
+"""Resumable training: a checkpoint folder is reused only while its fingerprint matches (the
+run's settings, rows, base model and training code: see training.run_fingerprint_parts), so a
+resume only ever continues the same run; and only checkpoints that finished saving count."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def latest_complete(ckpt_dir: Path) -> Path | None:
 
 def prepare(ckpt_dir: str | Path, fp: dict) -> Path | None:
     """The checkpoint to resume from, or None. A folder with another fingerprint belongs to a
-    different run (other params, rows or base): it is emptied so training starts over."""
+    different run (other settings, rows, base or code): it is emptied so training starts over."""
     ckpt_dir = Path(ckpt_dir)
     fp_path = ckpt_dir / FINGERPRINT
     if fp_path.is_file():

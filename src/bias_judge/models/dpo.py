@@ -59,7 +59,7 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
                        loss_type=[s.loss_type], dataset_num_proc=None)
     fp = checkpoints.fingerprint(**run_fingerprint_parts(
-        base, s, report.kept, {"stage": "dpo", "sft_adapter": sha256_tree(sft_adapter)}))
+        base, s, report.kept, {"stage": "dpo", "sft_adapter": sha256_tree(sft_adapter)}, entry=__name__))
     with config.main_process_first(local=False, desc="checkpoint folder"):
         resume_from = checkpoints.prepare(outputs.checkpoints, fp)
     dataset = Dataset.from_list([{"prompt": r["prompt"], "chosen": r["chosen"],

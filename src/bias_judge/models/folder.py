@@ -8,7 +8,11 @@ import os
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.jsonio import read_text
 
+# The weights from_pretrained loads without unpickling anything: one file or a sharded index.
+WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
+PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 # Files any one of which makes a folder loadable by AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
 
@@ -24,7 +28,7 @@ def check_model_folder(folder: str | os.PathLike, name: str | None = None) -> Pa
     if not cfg_path.is_file():
         raise InputError("model folder has no config.json", file=name)
     try:
-        config = json.loads(cfg_path.read_text())
+        config = json.loads(read_text(cfg_path))
     except json.JSONDecodeError as exc:
         raise InputError(f"config.json is not valid JSON ({exc.msg})", file=name) from None
     if "model_type" not in config:
@@ -32,8 +36,13 @@ def check_model_folder(folder: str | os.PathLike, name: str | None = None) -> Pa
     if config.get("auto_map"):
         raise InputError("model needs custom code (auto_map); trust_remote_code is never used",
                          file=name)
-    if not list(folder.glob("*.safetensors")):
-        raise InputError("model folder has no safetensors weights", file=name)
+    if not any((folder / f).is_file() for f in WEIGHTS_FILES):
+        # Any other *.safetensors (an adapter, say) is not what from_pretrained loads: it
+        # would fall back to pickled weights and unpickle them.
+        pickled = sorted(p.name for p in folder.iterdir() if p.suffix in PICKLED_SUFFIXES)
+        raise InputError(f"model folder has no safetensors weights ({' or '.join(WEIGHTS_FILES)})"
+                         + (f"; pickled weights ({', '.join(pickled)}) are never loaded"
+                            if pickled else ""), file=name)
     if not any((folder / f).is_file() for f in TOKENIZER_FILES):
         raise InputError("model folder has no tokenizer (expected one of "
                          f"{', '.join(TOKENIZER_FILES)}); save the tokenizer with the model",
@@ -47,11 +56,14 @@ def check_model_folder(folder: str | os.PathLike, name: str | None = None) -> Pa
 def chat_template_of(folder: Path) -> str | None:
     jinja = folder / "chat_template.jinja"
     if jinja.is_file():
-        return jinja.read_text(encoding="utf-8")
+        return read_text(jinja)
     for fname, key in (("chat_template.json", "chat_template"), ("tokenizer_config.json", "chat_template")):
         p = folder / fname
         if p.is_file():
-            value = json.loads(p.read_text()).get(key)
+            try:
+                value = json.loads(read_text(p)).get(key)
+            except (json.JSONDecodeError, AttributeError):
+                raise InputError("not a JSON object", file=str(p)) from None
             if isinstance(value, list):  # named templates: the default one
                 value = next((t["template"] for t in value if t.get("name") == "default"), None)
             if value:

@@ -10,7 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.models.folder import chat_template_of, check_model_folder
+from bias_judge.models.folder import PICKLED_SUFFIXES, chat_template_of, check_model_folder
 from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, GEMMA3_END_OF_TURN, has_thinking_mode
 from bias_judge.models.sources import Source, resolve
 
@@ -18,7 +18,6 @@ from bias_judge.models.sources import Source, resolve
 # safetensors only, and no custom code (.py) since nothing runs with trust_remote_code.
 KEEP_PATTERNS = ["*.json", "*.safetensors", "*.jinja", "tokenizer.model", "*.txt", "README.md",
                  "LICENSE*", "NOTICE*"]
-PICKLED_WEIGHTS = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 
 
 def materialize(source: str, out_dir: str | os.PathLike, *, revision: str | None = None,
@@ -91,7 +90,7 @@ def _copy_folder(src: Path, out: Path) -> None:
         raise InputError("model folder has no config.json", file=str(src), field="model.source")
     if not any(p.name.endswith(".safetensors") for p in files):
         kind = "only pickled weights (.bin/.pt), which are refused" if any(
-            p.name.endswith(PICKLED_WEIGHTS) for p in files) else "no weights"
+            p.name.endswith(PICKLED_SUFFIXES) for p in files) else "no weights"
         raise InputError(f"model folder has {kind}: safetensors required", file=str(src),
                          field="model.source")
     out.mkdir(parents=True)

@@ -37,7 +37,8 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
 
     config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints), packing=False,
                        completion_only_loss=True, dataset_num_proc=None)
-    fp = checkpoints.fingerprint(**run_fingerprint_parts(base, s, report.kept, {"stage": "sft"}))
+    fp = checkpoints.fingerprint(**run_fingerprint_parts(base, s, report.kept, {"stage": "sft"},
+                                                          entry=__name__))
     with config.main_process_first(local=False, desc="checkpoint folder"):
         # Under DDP the main process cleans or keeps the folder; the others then find it so.
         resume_from = checkpoints.prepare(outputs.checkpoints, fp)

@@ -269,16 +269,23 @@ NOT_IN_FINGERPRINT = ("save_steps", "save_total_limit", "logging_steps", "thread
                       "source", "revision", "chat_template")
 
 
-def run_fingerprint_parts(base: Base, s: TrainSettings, rows: list[dict], extra: dict) -> dict:
+def run_fingerprint_parts(base: Base, s: TrainSettings, rows: list[dict], extra: dict,
+                          entry: str) -> dict:
+    """What decides a run's weights: its settings, rows, base model and the code that trains
+    (every module `entry`, the stage's library module, runs, and the schemas it reads), so
+    that a checkpoint is only ever resumed by the same run. The stage entry above `entry`
+    passes values only, and those are covered as settings, rows and base."""
     import hashlib
     import json
+
+    from bias_judge.core.code import code_digest
 
     knobs = {k: v for k, v in {**asdict(base.model), **asdict(s)}.items()
              if k not in NOT_IN_FINGERPRINT}
     rows_digest = hashlib.sha256(
         "\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()
     return {"settings": knobs, "rows": rows_digest, "base": base_fingerprint(base.model_dir),
-            "world_size": world_size(), **extra}
+            "code": code_digest(entry), "world_size": world_size(), **extra}
 
 
 @contextmanager

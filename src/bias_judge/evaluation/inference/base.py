@@ -60,12 +60,17 @@ def render_prompt_ids(tokenizer, conversation: Conversation) -> list[int]:
         return [int(i) for i in ids]
 
     try:
-        return render(conversation)
-    except TemplateError:
-        folded = _fold_system(conversation)
-        if folded is conversation:
-            raise
-        return render(folded)
+        try:
+            return render(conversation)
+        except TemplateError:
+            folded = _fold_system(conversation)
+            if folded is conversation:
+                raise
+            return render(folded)
+    except TemplateError as exc:  # the sandbox's SecurityError among them: a hostile template
+        raise InputError(f"the chat template fails to render ({type(exc).__name__}: {exc})",
+                         file=str(getattr(tokenizer, "name_or_path", "") or "model"),
+                         field="chat_template") from None
 
 
 def stop_token_ids(model_dir: str | os.PathLike, tokenizer) -> list[int]:

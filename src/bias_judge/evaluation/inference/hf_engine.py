@@ -31,7 +31,8 @@ class TransformersEngine(Engine):
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
         torch_dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(dtype, "auto")
-        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=torch_dtype)
+        self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=torch_dtype,
+                                                          use_safetensors=True)
         self.model.to(self.device)
         self.model.eval()
         self.batch_size = max(1, int(batch_size))
