@@ -311,7 +311,7 @@ def test_guided_decoding_gives_the_untrained_base_a_verdict_every_time(tmp_path)
             "response_b": {"model": "m", "text": "The passage does not say. <answer>B</answer>"}}
     convs = [build_messages(pair, style="published"), build_messages(pair, swapped=True, style="published")]
     with load_engine(tmp_path / "base", engine="vllm", dtype="bfloat16", max_model_len=2048,
-                     enforce_eager=True) as eng:
+                     enforce_eager=True, seed=0) as eng:
         guided = eng.generate(convs, temperature=0.0, max_new_tokens=160, regex=guided_reply_regex(160))
         sampled = eng.generate(convs[:1], temperature=0.3, max_new_tokens=160, n=3, seed=[5],
                                regex=guided_reply_regex(160))
