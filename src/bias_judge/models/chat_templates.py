@@ -44,6 +44,28 @@ TINY_CHAT_TEMPLATE = (
     "{%- if add_generation_prompt -%}{{ '<start_of_turn>assistant\n' }}{%- endif -%}"
 )
 
+# The tiny multimodal rehearsal model's template, in Gemma 4's turn format as its E2B/E4B
+# checkpoints ship it: <|turn>ROLE ... <turn|>, the assistant speaks as "model", a system turn
+# when there is a system message, and the thinking switch `enable_thinking`, which puts
+# <|think|> at the top of the system turn. With thinking off (the default, and how the judge
+# is trained and run) the prompt carries no thinking token.
+TINY_GEMMA4_CHAT_TEMPLATE = (
+    "{{- bos_token -}}"
+    "{%- set thinking = enable_thinking is defined and enable_thinking -%}"
+    "{%- set has_system = messages and messages[0]['role'] == 'system' -%}"
+    "{%- if thinking or has_system -%}"
+    "{{- '<|turn>system\n' -}}"
+    "{%- if thinking -%}{{- '<|think|>\n' -}}{%- endif -%}"
+    "{%- if has_system -%}{{- messages[0]['content'] | trim -}}{%- endif -%}"
+    "{{- '<turn|>\n' -}}"
+    "{%- endif -%}"
+    "{%- for message in (messages[1:] if has_system else messages) -%}"
+    "{%- set role = 'model' if message['role'] == 'assistant' else message['role'] -%}"
+    "{{- '<|turn>' + role + '\n' + (message['content'] | trim) + '<turn|>\n' -}}"
+    "{%- endfor -%}"
+    "{%- if add_generation_prompt -%}{{- '<|turn>model\n' -}}{%- endif -%}"
+)
+
 # Strings whose presence in a template means the model has a switchable thinking mode.
 THINKING_MARKERS = ("enable_thinking", "<|think|>", "<think>")
 
