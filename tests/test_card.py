@@ -390,7 +390,23 @@ def test_dvc_card_stage_reruns_on_its_inputs_only(tmp_path):
     _edit(repo / "metrics" / "train_dpo.json", lambda o: o.update(steps=99))
     assert ran_stages(dvc(repo, "repro", "--single-item", "card")) == {"card"}
     assert "| Optimizer steps | 657 | 99 |" in (repo / "model_card" / "dpo" / "README.md").read_text()
-    # The one metrics file: narrow enough for a terminal, no timings or config.
+    # The one metrics file: `dvc metrics diff` names exactly the number that moved.
+    from pipeline_copy import dvc_env
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo,
+                       env=dvc_env(), check=True, capture_output=True)
+
+    git("add", "-A")
+    git("commit", "-qm", "cards")
+    _edit(repo / "metrics" / "eval_dpo.json",
+          lambda o: o["sets"]["holdout"]["kappa_in_dist"].update(value=0.6))
+    assert ran_stages(dvc(repo, "repro", "--single-item", "card")) == {"card"}
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
+    assert diff == {"metrics/summary.json": {"dpo.kappa": {"old": 0.682, "new": 0.6,
+                                                           "diff": pytest.approx(-0.082)}}}
+    # ... and `dvc metrics show` is narrow enough for a terminal, with no timings or config.
     shown = dvc(repo, "metrics", "show")
     assert max(len(line) for line in shown.splitlines()) <= 200, shown
     assert "dpo.kappa" in shown and "metrics/summary.json" in shown

@@ -69,12 +69,15 @@ def restore_terminal() -> None:
 def engine_log(path: str | os.PathLike):
     """Everything written to stdout and stderr inside the block goes to `path` (replaced);
     `bar` and `note` still reach the terminal. A failure names the log: an InputError in its
-    one-line message, anything else in a note on the traceback."""
+    one-line message, anything else in a note on the traceback. A log nothing was written to
+    is removed (with the folders made for it), so bad input stopped before any engine started
+    leaves no file behind."""
     global _terminal, _saved
     if _saved is not None:  # nested: the outer log already holds the output
         yield Path(path)
         return
     path = Path(path)
+    created = [d for d in (path.parent, *path.parent.parents) if not d.exists()]
     path.parent.mkdir(parents=True, exist_ok=True)
     sys.stdout.flush()
     sys.stderr.flush()
@@ -91,14 +94,36 @@ def engine_log(path: str | os.PathLike):
     except BaseException as exc:
         from bias_judge.core.errors import InputError
 
+        _release(term, saved)
+        if _drop_if_empty(path, created):
+            raise  # bad input caught before any engine spoke: the error says it all
         if isinstance(exc, InputError):
             exc.message = f"{exc.message} (engine output: {path})"
         elif not isinstance(exc, SystemExit):
             exc.add_note(f"The engines' output is in {path}")
         raise
-    finally:
-        restore_terminal()
-        os.close(saved[0])
-        os.close(saved[1])
-        _terminal, _saved = None, None
-        term.close()
+    else:
+        _release(term, saved)
+        _drop_if_empty(path, created)
+
+
+def _release(term, saved: tuple[int, int]) -> None:
+    global _terminal, _saved
+    restore_terminal()
+    os.close(saved[0])
+    os.close(saved[1])
+    _terminal, _saved = None, None
+    term.close()
+
+
+def _drop_if_empty(path: Path, created: list[Path]) -> bool:
+    """Remove a log nothing was written to, and the folders made for it; True if removed."""
+    if path.stat().st_size:
+        return False
+    path.unlink()
+    for folder in created:  # deepest first
+        try:
+            folder.rmdir()
+        except OSError:
+            break
+    return True
