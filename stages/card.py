@@ -59,9 +59,10 @@ def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, template, pa
                   max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
                   prompt_style=p["prompt"].style, guided=p["eval.guided"], data=data)
     inputs = load_inputs(metrics_dir, data_dir)
-    for path in render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
-                              template=template, metrics_dir=metrics_dir, data_dir=data_dir):
-        click.echo(f"wrote {path}")
+    written = render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
+                            template=template, metrics_dir=metrics_dir, data_dir=data_dir)
+    click.echo(f"card: {len(written)} files: the model and dataset cards -> {out_dir}, "
+               f"{summary_path}, the confusion view -> {plots_dir}", err=True)
 
 
 @group.command("validate")

@@ -55,9 +55,11 @@ def _render(work: Path, checkpoint: str = "dpo", settings: CardSettings | None =
 
 
 def _cli_render(work: Path, out: Path, *extra):
+    """`card render` with every output under OUT (its defaults would write into the checkout)."""
     return CliRunner().invoke(main, ["card", "render", "--metrics-dir", str(work / "metrics"),
                                      "--data-dir", str(work / "data"), "--out-dir", str(out),
-                                     *extra])
+                                     "--summary", str(out / "summary.json"),
+                                     "--plots-dir", str(out / "plots"), *extra])
 
 
 def _table_row(text: str, set_name: str, label: str) -> list[str]:
