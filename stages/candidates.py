@@ -5,13 +5,15 @@
 params section `candidates`: generator (template | llm), seed, llm {models,
 samples_per_question, temperature, max_new_tokens, engine, dtype, max_model_len, batch_size,
 engine_options}. The llm options are used only with `generator: llm`; dvc.yaml lists
-models/base as a dependency, other model folders are tracked by their path in params.
+models/base as a dependency, other model folders are tracked by their path in params. The
+inference engine's own output goes to OUT's stem + `.log` (data/candidates.log).
 """
 
 from __future__ import annotations
 
 import click
 
+from bias_judge.core.progress import engine_log, log_path_for
 from bias_judge.data.generators import CandidateSettings, generate_candidates
 from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
 
@@ -27,4 +29,6 @@ PARAMS = {"candidates": CandidateSettings}
 @one_line_errors
 def command(sample_path: str, out: str, params_path: str) -> None:
     s = read_settings(params_path, PARAMS)["candidates"]
-    emit("candidates", generate_candidates(sample_path, out, s))
+    with engine_log(log_path_for(out)):
+        result = generate_candidates(sample_path, out, s)
+    emit("candidates", result)

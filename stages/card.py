@@ -1,8 +1,9 @@
 """`bias-judge card`: render the model cards (the DVC `card` stage) and validate a card.
 
-`render` reads the `card` and `prompt` sections plus the values of `split`, `label` and
-`eval` the card quotes (PARAMS); the numbers come only from the metrics files and data
-sidecars. `validate` reads no params.
+`render` reads the `card` and `prompt` sections plus the values of `split`, `label`, `eval`,
+`pairs` and `candidates` the cards quote (PARAMS); the numbers come only from the metrics
+files and data sidecars. It writes both model cards, the dataset card, the metrics summary
+(the one file `dvc metrics` reads) and the confusion view's data. `validate` reads no params.
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ from bias_judge.stages.common import one_line_errors, params_option, read_settin
 
 PARAMS = {"card": CardSettings, "prompt": PromptSettings, "split.ood_category": str,
           "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int,
-          "eval.guided": bool}
+          "eval.guided": bool, "pairs.source": str, "pairs.import_file": str | None,
+          "candidates.generator": str, "candidates.llm.models": list}
 
 
 @click.group("card")
@@ -31,35 +33,51 @@ def group():
               help="Folder with pairs.meta.json, split/split.meta.json and rows/rows.meta.json "
                    "(all optional).")
 @click.option("--out-dir", default="model_card", show_default=True, type=click.Path(file_okay=False),
-              help="Cards go to OUT_DIR/dpo/README.md and OUT_DIR/sft/README.md.")
+              help="Cards go to OUT_DIR/{dpo,sft,dataset}/README.md.")
+@click.option("--summary", "summary_path", default="metrics/summary.json", show_default=True,
+              type=click.Path(dir_okay=False),
+              help="The headline metrics per checkpoint (the file `dvc metrics` reads).")
+@click.option("--plots-dir", default="plots/confusion", show_default=True,
+              type=click.Path(file_okay=False),
+              help="Confusion records of the primary eval set, PLOTS_DIR/<checkpoint>.json.")
 @click.option("--template", default=None, type=click.Path(dir_okay=False),
               help="Jinja template (default: the packaged model_card/card.md.j2).")
 @params_option
 @one_line_errors
-def render(metrics_dir, data_dir, out_dir, template, params_path):
-    """Render one card per released checkpoint from the pipeline's metrics."""
+def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, template, params_path):
+    """Render the model cards, the dataset card and the metrics summary from the pipeline's
+    metrics and data sidecars."""
     from bias_judge.card.inputs import load_inputs
-    from bias_judge.card.render import Context, render_cards
+    from bias_judge.card.provenance import DataContext
+    from bias_judge.card.render import Context, render_report
 
     p = read_settings(params_path, PARAMS)
+    data = DataContext(pairs_source=p["pairs.source"], pairs_import_file=p["pairs.import_file"],
+                       generator=p["candidates.generator"],
+                       generator_models=tuple(p["candidates.llm.models"]))
     ctx = Context(ood_category=p["split.ood_category"], labeler=p["label.labeler"],
                   max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
-                  prompt_style=p["prompt"].style, guided=p["eval.guided"])
-    settings = p["card"]
+                  prompt_style=p["prompt"].style, guided=p["eval.guided"], data=data)
     inputs = load_inputs(metrics_dir, data_dir)
-    for path in render_cards(inputs, settings, ctx, out_dir, template=template,
-                             metrics_dir=metrics_dir, data_dir=data_dir):
-        click.echo(f"wrote {path}")
+    written = render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
+                            template=template, metrics_dir=metrics_dir, data_dir=data_dir)
+    click.echo(f"card: {len(written)} files: the model and dataset cards -> {out_dir}, "
+               f"{summary_path}, the confusion view -> {plots_dir}", err=True)
 
 
 @group.command("validate")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(dir_okay=False))
 @one_line_errors
 def validate(paths):
-    """Check the YAML front matter of one or more cards, offline."""
-    from bias_judge.card.validate import validate_card_file
+    """Check the YAML front matter of one or more model or dataset cards, offline."""
+    from pathlib import Path
+
+    from bias_judge.card.validate import (is_dataset_card, validate_card_file,
+                                          validate_dataset_card_file)
 
     for path in paths:
-        n = validate_card_file(path)
-        click.echo(f"ok {path}: {n} model-index metrics")
+        if Path(path).is_file() and is_dataset_card(Path(path).read_text(encoding="utf-8")):
+            click.echo(f"ok {path}: dataset card, {validate_dataset_card_file(path)} configs")
+        else:
+            click.echo(f"ok {path}: {validate_card_file(path)} model-index metrics")
 

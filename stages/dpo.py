@@ -5,7 +5,8 @@
 
 Reads params `model` and `dpo` (beta, loss type, reference: `base` = the base model with the
 adapter disabled, as published; `sft` = a frozen copy of the SFT adapter). Same outputs,
-curves (plus reward accuracy and margin) and checkpoint/resume behaviour as the sft stage.
+curves (plus reward accuracy and margin), checkpoint/resume behaviour and OUT_DIR.log as the
+sft stage.
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ PARAMS = {"model": ModelSettings, "dpo": DPOSettings}
 @params_option
 @one_line_errors
 def command(model_dir, sft_adapter, rows, out_dir, metrics_path, live_dir, params_path):
+    from bias_judge.core.progress import engine_log, log_path_for
     from bias_judge.models.dpo import run_dpo
     from bias_judge.models.training import Outputs, describe
 
     p = read_settings(params_path, PARAMS)
     outputs = Outputs(out_dir=Path(out_dir), metrics_path=Path(metrics_path), live_dir=Path(live_dir))
-    summary = run_dpo(p["model"], p["dpo"], model_dir, sft_adapter, rows, outputs)
+    with engine_log(log_path_for(out_dir)):
+        summary = run_dpo(p["model"], p["dpo"], model_dir, sft_adapter, rows, outputs)
     click.echo(describe("dpo", summary), err=True)

@@ -7,7 +7,8 @@ writes, for the split's eval set (set name "split") and each `eval.human_sets` e
 OUT_DIR/NAME.predictions.jsonl (schema predictions), OUT_DIR/NAME.meta.json, and
 OUT_DIR/confusion_NAME.json (`dvc plots` confusion data); then METRICS =
 {"checkpoint", "sets": {NAME: one-set metrics (schema eval_metrics)}}. Verbosity bias counts
-tokens with the checkpoint's own tokenizer.
+tokens with the checkpoint's own tokenizer. The engines' own output (start-up, warnings)
+goes to OUT_DIR.log (core.progress.engine_log); the terminal shows the bar and the summary.
 params sections `eval` (engine, dtype, max_model_len, max_new_tokens, sample_temperature,
 seed, split_set, human_sets {name: path}, max_pairs, batch_size, bootstrap_resamples,
 engine_options) and `prompt` (style).
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import click
 
+from bias_judge.core.progress import engine_log, log_path_for
 from bias_judge.data.prompt import PromptSettings
 from bias_judge.evaluation.evaluate import evaluate_checkpoint
 from bias_judge.evaluation.settings import EvalSettings
@@ -41,5 +43,7 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 def command(checkpoint: str, model_dir: str, eval_set: str, out_dir: str, metrics_path: str,
             params_path: str) -> None:
     p = read_settings(params_path, PARAMS)
-    emit(f"evaluate {checkpoint}", evaluate_checkpoint(
-        checkpoint, model_dir, eval_set, out_dir, metrics_path, p["eval"], p["prompt"]))
+    with engine_log(log_path_for(out_dir)):
+        result = evaluate_checkpoint(checkpoint, model_dir, eval_set, out_dir, metrics_path,
+                                     p["eval"], p["prompt"])
+    emit(f"evaluate {checkpoint}", result)

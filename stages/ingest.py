@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.data import bbq
+from bias_judge.data.ingest import ingest
 from bias_judge.stages.common import emit, one_line_errors
 
 PARAMS: dict[str, type] = {}
@@ -22,4 +22,4 @@ PARAMS: dict[str, type] = {}
               help="Normalised items (JSONL); the sidecar X.meta.json is written beside it.")
 @one_line_errors
 def command(bbq_dir: str, out: str) -> None:
-    emit("ingest", bbq.ingest(bbq_dir, out))
+    emit("ingest", ingest(bbq_dir, out))

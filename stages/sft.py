@@ -8,8 +8,9 @@ reply only. Writes OUT_DIR/adapter (LoRA), OUT_DIR/merged (adapter merged into t
 unquantised base, with tokenizer and chat template) and the summary; per-step loss, learning
 rate and grad norm go to the dvclive folder (LIVE_DIR/metrics.json and LIVE_DIR/plots/).
 OUT_DIR/checkpoints holds resumable state: a rerun with the same params, rows, base and
-training code continues from the last complete checkpoint. Every input is checked (rows, chat template,
-lengths, params) before training starts.
+training code continues from the last complete checkpoint. Every input is checked (rows, chat
+template, lengths, params) before training starts. The terminal shows a step bar and the
+summary; the libraries' own output goes to OUT_DIR.log.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ PARAMS = {"model": ModelSettings, "sft": SFTSettings}
 @params_option
 @one_line_errors
 def command(model_dir, rows, out_dir, metrics_path, live_dir, params_path):
+    from bias_judge.core.progress import engine_log, log_path_for
     from bias_judge.models.sft import run_sft
     from bias_judge.models.training import Outputs, describe
 
     p = read_settings(params_path, PARAMS)
     outputs = Outputs(out_dir=Path(out_dir), metrics_path=Path(metrics_path), live_dir=Path(live_dir))
-    summary = run_sft(p["model"], p["sft"], model_dir, rows, outputs)
+    with engine_log(log_path_for(out_dir)):
+        summary = run_sft(p["model"], p["sft"], model_dir, rows, outputs)
     click.echo(describe("sft", summary), err=True)

@@ -73,12 +73,15 @@ def snapshot(repo: Path) -> dict[str, str]:
 
 
 def written_outside_outs(repo: Path, before: dict[str, str]) -> list[str]:
-    """Files the pipeline created or changed that no stage declares as an output."""
+    """Files the pipeline created or changed that no stage declares as an output. Engine logs
+    (`*.log`, diagnostics beside a stage's outputs in the git-ignored data/, models/ and eval/)
+    are not outputs and do not count."""
     from dvc.repo import Repo
 
     with Repo(str(repo)) as dvc_repo:
         outs = {o.def_path.rstrip("/") for st in dvc_repo.index.stages for o in st.outs}
     after = snapshot(repo)
-    changed = [p for p, h in after.items() if before.get(p) != h and p != "dvc.lock"]
+    changed = [p for p, h in after.items() if before.get(p) != h and p != "dvc.lock"
+               and not p.endswith(".log")]
     return sorted(p for p in changed
                   if not any(p == o or p.startswith(o + "/") for o in outs))

@@ -51,11 +51,15 @@ def write_params(path: Path, profile: str | None = None, **sections) -> Path:
 
 def card_context(profile: str | None = None, **overrides):
     """The card's Context as the card stage builds it from params."""
+    from bias_judge.card.provenance import DataContext
     from bias_judge.card.render import Context
 
     p = params(profile)
+    data = DataContext(pairs_source=p["pairs"]["source"], pairs_import_file=p["pairs"]["import_file"],
+                       generator=p["candidates"]["generator"],
+                       generator_models=tuple(p["candidates"]["llm"]["models"]))
     return Context(**{"ood_category": p["split"]["ood_category"], "labeler": p["label"]["labeler"],
                       "max_new_tokens": p["eval"]["max_new_tokens"],
                       "max_model_len": p["eval"]["max_model_len"],
                       "prompt_style": p["prompt"]["style"], "guided": p["eval"]["guided"],
-                      **overrides})
+                      "data": data, **overrides})

@@ -55,9 +55,11 @@ def _render(work: Path, checkpoint: str = "dpo", settings: CardSettings | None =
 
 
 def _cli_render(work: Path, out: Path, *extra):
+    """`card render` with every output under OUT (its defaults would write into the checkout)."""
     return CliRunner().invoke(main, ["card", "render", "--metrics-dir", str(work / "metrics"),
                                      "--data-dir", str(work / "data"), "--out-dir", str(out),
-                                     *extra])
+                                     "--summary", str(out / "summary.json"),
+                                     "--plots-dir", str(out / "plots"), *extra])
 
 
 def _table_row(text: str, set_name: str, label: str) -> list[str]:
@@ -131,19 +133,22 @@ def test_changing_one_metric_changes_exactly_its_cell_and_index_entry(work):
     assert len(sft) == 2 and all(l[2:].startswith("| κ, in-distribution slice |") for l in sft)
 
 
-def test_null_and_nan_render_as_dash_and_stay_out_of_the_model_index(work):
-    # The fixture's base checkpoint has kappa_tie = null on the split set.
+def test_undefined_is_not_unmeasured_and_neither_enters_the_model_index(work):
+    # The fixture's base checkpoint has kappa_tie = null with its n on the split set: measured,
+    # but κ has no definition there (one gold verdict).
     text = _render(work)
-    assert _table_row(text, "split", "κ, both clean (TIE expected)")[0] == "—"
+    n_tie = json.loads((work / "metrics" / "eval_base.json").read_text())["sets"]["split"]["kappa_tie"]["n"]
+    assert _table_row(text, "split", "κ, both clean (TIE expected)")[0] == f"undefined n={n_tie}"
     n_before = sum(len(r["metrics"]) for r in front_matter(text)["model-index"][0]["results"])
 
     def nan_metric(o):
         o["sets"]["split"]["self_consistency"]["value"] = float("nan")
+        o["sets"]["split"]["self_consistency"]["n"] = 7
         del o["sets"]["split"]["parse_failure_rate"]
 
     _edit(work / "metrics" / "eval_dpo.json", nan_metric)
     text = _render(work)
-    assert _table_row(text, "split", "Self-consistency of 5 samples at T = 0.3")[2] == "—"
+    assert _table_row(text, "split", "Self-consistency of 5 samples at T = 0.3")[2] == "undefined n=7"
     assert _table_row(text, "split", "Parse failures (lower is better)")[2] == "—"
     results = front_matter(text)["model-index"][0]["results"]
     assert sum(len(r["metrics"]) for r in results) == n_before - 2
@@ -324,7 +329,8 @@ def test_rendering_is_deterministic(work, tmp_path):
 
 def test_render_with_params_file(work, tmp_path):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
-    params["card"]["repo_ids"] = {"dpo": "someone/judge", "sft": "someone/judge-sft"}
+    params["card"]["repo_ids"] = {"dpo": "someone/judge", "sft": "someone/judge-sft",
+                                  "dataset": "someone/judge-pairs"}
     params["card"]["headline_metrics"] = ["kappa_in_dist", "kappa_ood"]
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
@@ -340,7 +346,9 @@ def test_render_with_params_file(work, tmp_path):
 @pytest.mark.parametrize("card, field", [
     ({"repo_idz": {}}, "card.repo_idz"),
     ({"headline_metrics": ["kappa_everything"]}, "card.headline_metrics.0"),
-    ({"repo_ids": {"dpo": "no-owner", "sft": "a/b"}}, "card.repo_ids.dpo"),
+    ({"repo_ids": {"dpo": "no-owner", "sft": "a/b", "dataset": "a/c"}}, "card.repo_ids.dpo"),
+    ({"fitness": {"min_pairs": 100, "min_kappa": 0, "max_parse_failures": 0.05}},
+     "card.fitness.min_kappa"),
 ])
 def test_card_params_are_strict(card, field):
     params = yaml.safe_load((REPO / "params.yaml").read_text())
@@ -356,7 +364,8 @@ def test_card_params_are_strict(card, field):
     (Measured(0.0919, 0.0601, 0.1294, 238), "rate", "9.2% [6.0, 12.9] n=238"),
     (Measured(17.58, 14.02, 21.4, 281), "tokens", "+17.6 [+14.0, +21.4] n=281"),
     (Measured(-3.21, None, None, None), "tokens", "-3.2"),
-    (Measured(None, 0.1, 0.2, 10), "kappa", "—"),
+    (Measured(None, None, None, 10), "kappa", "undefined n=10"),
+    (Measured(None, None, None, None), "kappa", "—"),
 ])
 def test_cell_format(m, kind, text):
     assert format_cell(m, kind) == text
@@ -383,6 +392,34 @@ def test_dvc_card_stage_reruns_on_its_inputs_only(tmp_path):
     _edit(repo / "metrics" / "train_dpo.json", lambda o: o.update(steps=99))
     assert ran_stages(dvc(repo, "repro", "--single-item", "card")) == {"card"}
     assert "| Optimizer steps | 657 | 99 |" in (repo / "model_card" / "dpo" / "README.md").read_text()
+    # The one metrics file: `dvc metrics diff` names exactly the number that moved.
+    from pipeline_copy import dvc_env
+    import subprocess
+
+    def git(*args):
+        subprocess.run(["git", "-c", "user.email=t@t", "-c", "user.name=t", *args], cwd=repo,
+                       env=dvc_env(), check=True, capture_output=True)
+
+    git("add", "-A")
+    git("commit", "-qm", "cards")
+    _edit(repo / "metrics" / "eval_dpo.json",
+          lambda o: o["sets"]["holdout"]["kappa_in_dist"].update(value=0.6))
+    assert ran_stages(dvc(repo, "repro", "--single-item", "card")) == {"card"}
+    diff = json.loads(dvc(repo, "metrics", "diff", "HEAD", "--json"))
+    assert diff == {"metrics/summary.json": {"dpo.kappa": {"old": 0.682, "new": 0.6,
+                                                           "diff": pytest.approx(-0.082)}}}
+    # ... and `dvc metrics show` is narrow enough for a terminal, with no timings or config.
+    shown = dvc(repo, "metrics", "show")
+    assert max(len(line) for line in shown.splitlines()) <= 200, shown
+    assert "dpo.kappa" in shown and "metrics/summary.json" in shown
+    for detail in ("wall_time_s", "learning_rate", "train_", "eval_"):
+        assert detail not in shown
+    # `dvc plots show` renders the training curves and the one confusion view.
+    out = dvc(repo, "plots", "show", "--json")
+    names = set(json.loads(out[out.index("{"):])["data"])
+    assert "Confusion, base / SFT / DPO (rows gold, columns verdict)" in names
+    assert any(n.startswith("dvclive/sft/plots/metrics") for n in names)
+    assert not any("confusion" in n and n.endswith(".json") for n in names)  # no stray views
 
 
 def test_fixtures_follow_the_producers_schemas():
@@ -434,7 +471,7 @@ def test_verbosity_unit_comes_from_the_metrics(work):
 def test_gold_quality_table_leaves_out_local_files(work):
     text = _render(work)
     assert "| holdout | all | all | 0.712 | 80.4% | 296 |" in text
-    assert "| holdout | in_dist | both_clean_tie | — | 100.0% | 25 |" in text
+    assert "| holdout | in_dist | both_clean_tie | undefined | 100.0% | 25 |" in text
     assert "/somewhere/private" not in text
 
 

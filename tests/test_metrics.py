@@ -154,12 +154,18 @@ def test_self_consistency_and_parse_failures(hand):
 def test_confusion_matrices_and_records(hand):
     pairs, preds, m = hand
     assert m["confusion"]["in_dist"] == {"labels": ["A", "B", "TIE"],
-                                         "matrix": [[2, 0, 0], [1, 1, 0], [0, 0, 1]]}
+                                         "matrix": [[2, 0, 0], [1, 1, 0], [0, 0, 1]],
+                                         "parse_failures": [0, 1, 0]}
     assert m["confusion"]["ood"]["matrix"] == [[0, 1, 0], [0, 1, 0], [0, 0, 1]]
     records = confusion_records(pairs, preds)
     assert len(records) == 9
     assert records[4] == {"slice": "in_dist", "gold": "B", "predicted": "PF"}
     assert records[6] == {"slice": "ood", "gold": "A", "predicted": "B"}
+    # The matrices' parse-failure counts are the records' "PF" rows, per slice and gold.
+    for group in ("in_dist", "ood"):
+        assert m["confusion"][group]["parse_failures"] == [
+            sum(1 for r in records if r["slice"] == group and r["gold"] == g and r["predicted"] == "PF")
+            for g in ("A", "B", "TIE")]
 
 
 def test_output_matches_the_schema_and_bootstrap_settings(hand):

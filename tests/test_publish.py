@@ -14,7 +14,7 @@ from safetensors.numpy import save_file
 
 from bias_judge.card.inputs import load_inputs
 from bias_judge.card.render import CardSettings, render_cards
-from recipes import card_context, settings
+from recipes import card_context, settings, write_params
 from bias_judge.stages.cli import main
 
 FIXTURES = Path(__file__).parent / "fixtures" / "card"
@@ -34,7 +34,9 @@ def release(tmp_path):
     (merged / "tokenizer.json").write_text("{}\n")
     (merged / "README.md").write_text("stale card written by save_pretrained\n")
     shutil.copytree(FIXTURES, tmp_path / "in")
-    card = settings("card", CardSettings, repo_ids={"dpo": REPO_ID, "sft": "someone/bias-judge-sft"})
+    repo_ids = {"dpo": REPO_ID, "sft": "someone/bias-judge-sft", "dataset": "someone/bias-judge-pairs"}
+    write_params(tmp_path / "params.yaml", card={"repo_ids": repo_ids})
+    card = settings("card", CardSettings, repo_ids=repo_ids)
     render_cards(load_inputs(tmp_path / "in" / "metrics", tmp_path / "in" / "data"), card,
                  card_context(ood_category="religion"), tmp_path / "model_card",
                  metrics_dir=str(tmp_path / "in" / "metrics"), data_dir=str(tmp_path / "in" / "data"))
@@ -71,9 +73,9 @@ class ExplodingApi(FakeApi):
         raise RuntimeError(f"401 Unauthorized for token {TOKEN}")
 
 
-def _publish(root: Path, *extra, env=None):
+def _publish(root: Path, *extra, env=None, repo=REPO_ID):
     return CliRunner(env=env or {}).invoke(main, [
-        "publish", "--repo", REPO_ID, "--checkpoint", "dpo",
+        "publish", "--repo", repo, "--checkpoint", "dpo", "--params", str(root / "params.yaml"),
         "--models-dir", str(root / "models"), "--card-dir", str(root / "model_card"), *extra])
 
 
@@ -215,3 +217,81 @@ def test_repo_ids_are_validated_like_the_hub_does(release, repo_id):
         "--models-dir", str(release / "models"), "--card-dir", str(release / "model_card")])
     assert result.exit_code == 2, result.output
     assert result.stderr.startswith("error: field 'repo':")
+
+
+# --- placeholders and the dataset ------------------------------------------------------------
+
+def test_a_placeholder_in_params_stops_a_real_upload_before_any_call(release, monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    params = release / "params.yaml"
+    write_params(params, card={"repo_ids": {"dpo": "your-hf-name/bias-judge", "sft": "a/b",
+                                            "dataset": "a/c"}})
+    result = CliRunner(env={"HF_TOKEN": TOKEN}).invoke(main, [
+        "publish", "--repo", "a/b", "--checkpoint", "dpo", "--no-dry-run", "--params", str(params),
+        "--models-dir", str(release / "models"), "--card-dir", str(release / "model_card")])
+    assert result.exit_code == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "field 'card.repo_ids.dpo'" in lines[0] and "placeholder" in lines[0]
+    assert FakeApi.instances == [] and result.stdout == ""
+
+
+def test_a_placeholder_repo_on_the_command_line_is_refused(release, monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    result = _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN},
+                      repo="your-hf-name/bias-judge")
+    assert result.exit_code == 2 and "field '--repo'" in result.stderr
+    assert FakeApi.instances == []
+    # A dry run only shows what would happen, placeholder or not.
+    assert _publish(release, repo="your-hf-name/bias-judge").exit_code == 0
+
+
+@pytest.fixture
+def data_release(release):
+    """The pipeline's data files and the dataset card rendered for them."""
+    from bias_judge.card.dataset import FILES, render_dataset_card
+
+    data = release / "data"
+    for f in FILES:
+        (data / f.path).parent.mkdir(parents=True, exist_ok=True)
+        (data / f.path).write_text(f'{{"file": "{f.config}"}}\n')
+    inputs = load_inputs(release / "in" / "metrics", release / "in" / "data")
+    text = render_dataset_card(inputs, "someone/bias-judge-pairs", None, labeler="rule",
+                               ood_category="religion", data_ctx=card_context().data)
+    (release / "model_card" / "dataset").mkdir()
+    (release / "model_card" / "dataset" / "README.md").write_text(text)
+    return release
+
+
+def _publish_dataset(root: Path, *extra, env=None):
+    return CliRunner(env=env or {}).invoke(main, [
+        "publish", "--repo", "someone/bias-judge-pairs", "--dataset",
+        "--params", str(root / "params.yaml"), "--data-dir", str(root / "data"),
+        "--card-dir", str(root / "model_card"), *extra])
+
+
+def test_dataset_dry_run_lists_the_files_and_the_card(data_release):
+    result = _publish_dataset(data_release, "--dry-run")
+    assert result.exit_code == 0, result.output
+    out = result.stdout
+    assert out.startswith("dry run, nothing sent: the pipeline's data -> "
+                          "https://huggingface.co/datasets/someone/bias-judge-pairs")
+    assert "(validated, 6 configs) -> README.md" in out
+    for name in ("pairs.jsonl", "split/eval.jsonl", "split/train.jsonl", "labels.jsonl",
+                 "rows/sft.jsonl", "rows/dpo.jsonl", "README.md"):
+        assert f"  {name}" in out
+    assert "total: 7 files" in out and "warning" not in out
+
+
+def test_dataset_upload_sends_a_dataset_repo(data_release, monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    result = _publish_dataset(data_release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    api = FakeApi.instances[-1]
+    assert [kw["repo_type"] for _, _, kw in api.calls] == ["dataset", "dataset"]
+    assert api.uploaded["split/train.jsonl"] == b'{"file": "train"}\n'
+    assert api.uploaded["README.md"] == (data_release / "model_card" / "dataset" / "README.md").read_bytes()
+
+
+def test_checkpoint_and_dataset_exclude_each_other(data_release):
+    result = CliRunner().invoke(main, ["publish", "--repo", "a/b", "--dataset", "--checkpoint", "dpo"])
+    assert result.exit_code == 2 and "exactly one of --checkpoint and --dataset" in result.output

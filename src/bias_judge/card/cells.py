@@ -1,11 +1,13 @@
 """Table cells in the published card's style: κ with 3 decimals, rates as % with one
-decimal, verbosity in tokens with its sign, anything unmeasured as a dash."""
+decimal, verbosity in tokens with its sign; a value measured but undefined as "undefined"
+with its n, anything unmeasured as a dash."""
 
 from __future__ import annotations
 
 from bias_judge.card.headline import Measured
 
 DASH = "—"
+UNDEFINED = "undefined"
 
 
 def _num(x: float, kind: str) -> str:
@@ -33,7 +35,10 @@ def format_value(x: float | None, kind: str) -> str:
 
 
 def format_cell(m: Measured, kind: str) -> str:
-    """`0.682 [0.612, 0.748] n=240`; the interval and n only when they were measured."""
+    """`0.682 [0.612, 0.748] n=240`; the interval and n only when they were measured;
+    `undefined n=3` for a value measured over pairs where it has no definition."""
+    if m.undefined:
+        return f"{UNDEFINED} n={m.n}"
     if not m.present:
         return DASH
     parts = [format_value(m.value, kind)]

@@ -1,7 +1,9 @@
 """The eleven headline metrics of SPEC §8 and how to read them from an eval metrics file.
 
-A metric value is M = {"value", "ci_low", "ci_high", "n"}; a missing key, a null or a
-non-finite number all mean "not measured" and render as a dash.
+A metric value is M = {"value", "ci_low", "ci_high", "n"}. A missing key means "not
+measured" and renders as a dash; a null or non-finite value with an n was measured but is
+undefined there (κ over pairs with a single gold verdict, or over no scored pair) and renders
+as "undefined n=…".
 """
 
 from __future__ import annotations
@@ -58,7 +60,8 @@ BY_KEY = {m.key: m for m in METRICS}
 
 @dataclass(frozen=True)
 class Measured:
-    """One metric of one checkpoint on one eval set; value None = not measured."""
+    """One metric of one checkpoint on one eval set. value None with an n: measured but
+    undefined; value and n both None: not measured."""
     value: float | None
     ci_low: float | None
     ci_high: float | None
@@ -67,6 +70,17 @@ class Measured:
     @property
     def present(self) -> bool:
         return self.value is not None
+
+    @property
+    def undefined(self) -> bool:
+        return self.value is None and self.n is not None
+
+    @property
+    def excludes_zero(self) -> bool | None:
+        """Whether the 95 % interval lies wholly on one side of zero; None without one."""
+        if self.ci_low is None or self.ci_high is None:
+            return None
+        return self.ci_low > 0 or self.ci_high < 0
 
 
 MISSING = Measured(None, None, None, None)
@@ -97,6 +111,14 @@ def read_measured(obj, *, file: str, field: str) -> Measured:
     return Measured(value, low, high, n)
 
 
+@dataclass(frozen=True)
+class Confusion:
+    """Gold (rows) against the original-order verdict (columns), A / B / TIE; the pairs whose
+    reply did not parse, per gold verdict, when the metrics recorded them."""
+    matrix: tuple[tuple[int, ...], ...]
+    parse_failures: tuple[int, ...] | None = None
+
+
 @dataclass
 class SetMetrics:
     """The metrics of one checkpoint on one eval set."""
@@ -104,6 +126,9 @@ class SetMetrics:
     per_category: dict[str, Measured]
     n_pairs: int | None
     verbosity_unit: str | None = None  # "whitespace" (words) or the tokenizer used
+    confusion: dict[str, Confusion] | None = None    # slice group -> confusion
+    replies: tuple[int, int] | None = None  # (parse failures, predictions) over all seven runs
+    eval_file: dict | None = None           # {"name", "sha256"} of the set's file
 
 
 def read_eval_file(obj, *, file: str, checkpoint: str) -> dict[str, SetMetrics]:
@@ -134,5 +159,46 @@ def read_eval_file(obj, *, file: str, checkpoint: str) -> dict[str, SetMetrics]:
             raise InputError("expected an integer", file=file, field=f"{where}.n_pairs")
         unit = body.get("verbosity_tokenizer")
         out[name] = SetMetrics(headline, per_category, n_pairs,
-                               unit if isinstance(unit, str) and unit else None)
+                               unit if isinstance(unit, str) and unit else None,
+                               _confusion(body.get("confusion"), file=file, field=f"{where}.confusion"),
+                               _replies(body.get("generation")), _eval_file(body.get("eval_file")))
     return out
+
+
+def _counts(obj, size: int) -> tuple[int, ...] | None:
+    if (isinstance(obj, list) and len(obj) == size
+            and all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in obj)):
+        return tuple(obj)
+    return None
+
+
+def _confusion(obj, *, file: str, field: str) -> dict[str, Confusion] | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise InputError("expected an object", file=file, field=field)
+    out = {}
+    for group in sorted(obj):
+        body = obj[group]
+        rows = body.get("matrix") if isinstance(body, dict) else None
+        matrix = tuple(_counts(r, 3) for r in rows) if isinstance(rows, list) and len(rows) == 3 else None
+        if matrix is None or None in matrix:
+            raise InputError("expected a 3x3 matrix of counts", file=file, field=f"{field}.{group}.matrix")
+        failures = body.get("parse_failures")
+        if failures is not None and _counts(failures, 3) is None:
+            raise InputError("expected three counts", file=file, field=f"{field}.{group}.parse_failures")
+        out[group] = Confusion(matrix, None if failures is None else tuple(failures))
+    return out
+
+
+def _replies(generation) -> tuple[int, int] | None:
+    if not isinstance(generation, dict):
+        return None
+    counts = _counts([generation.get("parse_failures"), generation.get("predictions")], 2)
+    return None if counts is None else (counts[0], counts[1])
+
+
+def _eval_file(obj) -> dict | None:
+    if isinstance(obj, dict) and isinstance(obj.get("name"), str) and isinstance(obj.get("sha256"), str):
+        return {"name": obj["name"], "sha256": obj["sha256"]}
+    return None

@@ -2,7 +2,8 @@
 
 Required: the three eval metrics files, the two training summaries and the base model
 summary. Optional (their card sections say "not recorded" without them): the gold-quality
-report and the data stats sidecars.
+report and the data sidecars (ingest: where the questions came from; pairs, split, labels and
+rows: counts and checksums).
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ class CardInputs:
     pairs_meta: dict | None = None
     split_meta: dict | None = None
     rows_meta: dict | None = None
+    bbq_meta: dict | None = None
+    labels_meta: dict | None = None
 
 
 def _required(path: Path) -> dict:
@@ -62,4 +65,6 @@ def load_inputs(metrics_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         pairs_meta=_optional(data_dir / "pairs.meta.json"),
         split_meta=_optional(data_dir / "split" / "split.meta.json"),
         rows_meta=_optional(data_dir / "rows" / "rows.meta.json"),
+        bbq_meta=_optional(data_dir / "bbq.meta.json"),
+        labels_meta=_optional(data_dir / "labels.meta.json"),
     )

@@ -1,8 +1,10 @@
-"""Publishing a merged checkpoint with its card to the Hugging Face Hub.
+"""Publishing a merged checkpoint with its card, or the pipeline's data with its dataset
+card, to the Hugging Face Hub.
 
 The token is read from the environment (HF_TOKEN) at upload time and handed straight to
 huggingface_hub; it is never printed, logged or written, and any error text that might quote
-it is redacted before it leaves this module. A dry run needs no token and no network.
+it is redacted before it leaves this module. A dry run needs no token and no network. A real
+upload refuses a placeholder repo id (`your-hf-name/...`) before anything else.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.models.folder import check_model_folder
+from bias_judge.card.sections import is_placeholder
 from bias_judge.card.validate import validate_card_file
 
 TOKEN_ENV = "HF_TOKEN"
@@ -41,6 +44,7 @@ class UploadPlan:
     card_metrics: int
     files: tuple[UploadFile, ...]
     warnings: tuple[str, ...]
+    repo_type: str = "model"     # model | dataset
 
     @property
     def total_bytes(self) -> int:
@@ -154,10 +158,59 @@ def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
     return UploadPlan(repo_id, checkpoint, folder, card, n_metrics, tuple(files), tuple(warnings))
 
 
+def refuse_placeholders(repo_id: str, repo_ids: dict[str, str], what: str, *,
+                        params_file: str | None = None) -> None:
+    """A real upload goes to a real repo, and its card names that repo: neither `--repo` nor
+    the params' `card.repo_ids.<what>` the card was rendered from may be a placeholder."""
+    if is_placeholder(repo_id):
+        raise InputError(f"'{repo_id}' is a placeholder repo id; pass the repo to publish to",
+                         field="--repo")
+    configured = repo_ids.get(what, "")
+    if is_placeholder(configured):
+        raise InputError(f"'{configured}' is a placeholder: set it to '{repo_id}' and re-render "
+                         f"the cards (dvc repro card) so they link to and load that repo",
+                         file=params_file, field=f"card.repo_ids.{what}")
+
+
+def plan_dataset_upload(repo_id: str, data_dir: str | os.PathLike,
+                        card: str | os.PathLike) -> UploadPlan:
+    """What `publish --dataset` would send: the data files of the dataset card's configs
+    (read from `data_dir`) and the validated dataset card as README.md."""
+    from bias_judge.card.dataset import FILES
+    from bias_judge.card.validate import validate_dataset_card_file
+
+    data_dir, card = Path(data_dir), Path(card)
+    if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
+        raise InputError(f"repo id must look like 'owner/name', got '{repo_id}'", field="repo")
+    n_configs = validate_dataset_card_file(card)
+    files = []
+    for f in FILES:
+        path = data_dir / f.path
+        if not path.is_file():
+            raise InputError("data file not found (run the pipeline, or `dvc pull`)", file=str(path))
+        files.append(UploadFile(f.path, path.stat().st_size))
+    files.append(UploadFile("README.md", card.stat().st_size))
+    warnings = []
+    if repo_id not in card.read_text(encoding="utf-8"):
+        warnings.append(f"the dataset card does not mention '{repo_id}'; set card.repo_ids.dataset "
+                        f"in params.yaml and re-render so its loading snippet names this repo")
+    return UploadPlan(repo_id, "dataset", data_dir, card, n_configs, tuple(files),
+                      tuple(warnings), repo_type="dataset")
+
+
+def repo_url(plan: UploadPlan) -> str:
+    prefix = "datasets/" if plan.repo_type == "dataset" else ""
+    return f"https://huggingface.co/{prefix}{plan.repo_id}"
+
+
 def describe(plan: UploadPlan, *, dry_run: bool) -> list[str]:
     head = "dry run, nothing sent" if dry_run else "uploading"
-    lines = [f"{head}: {plan.checkpoint} checkpoint -> https://huggingface.co/{plan.repo_id}",
-             f"card: {plan.card} (validated, {plan.card_metrics} model-index metrics) -> README.md",
+    if plan.repo_type == "dataset":
+        what, checked = "the pipeline's data", f"{plan.card_metrics} configs"
+    else:
+        what, checked = f"{plan.checkpoint} checkpoint", f"{plan.card_metrics} model-index metrics"
+    lines = [f"{head}: {what} -> {repo_url(plan)}",
+             f"card: {plan.card} (validated, {checked}) -> README.md",
              f"files from {plan.folder}:"]
     width = max(len(f.path_in_repo) for f in plan.files)
     lines += [f"  {f.path_in_repo.ljust(width)}  {human_size(f.size):>10}" for f in plan.files]
@@ -198,13 +251,14 @@ def upload(plan: UploadPlan, *, private: bool = False, api=None) -> str:
                                  "files are published", file=str(source))
             os.symlink(os.path.abspath(source), target)
         try:
-            api.create_repo(plan.repo_id, repo_type="model", private=private, exist_ok=True,
-                            token=token)
+            api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private,
+                            exist_ok=True, token=token)
+            message = ("Upload the pipeline's data and its dataset card" if plan.repo_type == "dataset"
+                       else f"Upload the {plan.checkpoint} checkpoint and its model card")
             info = api.upload_folder(
-                repo_id=plan.repo_id, repo_type="model", folder_path=str(stage_path),
-                commit_message=f"Upload the {plan.checkpoint} checkpoint and its model card",
-                token=token)
+                repo_id=plan.repo_id, repo_type=plan.repo_type, folder_path=str(stage_path),
+                commit_message=message, token=token)
         except Exception as exc:  # any Hub failure: report it without the token
             raise PublishError(_redact(f"{type(exc).__name__}: {exc}", token)) from None
-    url = getattr(info, "commit_url", None) or f"https://huggingface.co/{plan.repo_id}"
+    url = getattr(info, "commit_url", None) or repo_url(plan)
     return _redact(str(url), token)

@@ -80,7 +80,8 @@ def wins_table(metrics: dict[str, dict[str, Measured]]) -> list[dict]:
         if spec.better == "none":
             best, note = "—", "a diagnostic, not ranked"
         elif not top:
-            best, note = "—", "not measured"
+            undefined = any(m[spec.key].undefined for m in metrics.values() if spec.key in m)
+            best, note = "—", "undefined for every checkpoint" if undefined else "not measured"
         elif len(top) > 1:
             best, note = " = ".join(COLUMN_LABELS[c] for c in top), "tie at the shown precision"
         elif measured == 1:

@@ -2,7 +2,9 @@
 EvalResult, body through the project's Jinja template, both from the pipeline's numbers.
 
 The released checkpoints are the merged models (full weights, loadable without peft), so the
-front matter says `library_name: transformers` and `base_model_relation: finetune`.
+front matter says `library_name: transformers` and `base_model_relation: finetune`. A repo id
+that is still a placeholder is never printed as if published: the card then points at the
+local folder the pipeline wrote and says the checkpoint is not on the Hub.
 """
 
 from __future__ import annotations
@@ -14,10 +16,12 @@ from pathlib import Path
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import atomic_open
-from bias_judge.card import recommend, sections
+from bias_judge.card import provenance, recommend, sections, status
 from bias_judge.card.cells import format_cell, md_escape, round3
 from bias_judge.card.inputs import CardInputs
-from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING
+from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRICS, MISSING
+from bias_judge.card.provenance import DataContext
+from bias_judge.card.status import FitnessSettings
 from bias_judge.core.vocabulary import CHECKPOINTS, RELEASED, SPLIT_SET
 from bias_judge.card.validate import validate_card_text
 
@@ -28,14 +32,14 @@ TASK_NAME = "Social-bias judge (A / B / TIE verdict)"
 @dataclass(frozen=True)
 class CardSettings:
     """params section `card`."""
-    repo_ids: dict[str, str]     # released checkpoint -> hub repo id
+    repo_ids: dict[str, str]     # dpo / sft / dataset -> hub repo id (maybe a placeholder)
     base_model: str | None       # hub id for the front matter; None = from base_model.json
     license: str | None          # None = the base model's licence
-    datasets: list[str]
-    eval_dataset_ids: dict[str, str]  # eval set name -> hub dataset id (default: datasets[0])
+    dataset_license: str | None  # the dataset card's; None = from the data's source
     primary_set: str | None      # the set the advice is based on; None = chosen from the sets
     headline_metrics: list[str]  # model-index metrics
     extra_tags: list[str]
+    fitness: FitnessSettings     # the status rule's thresholds
 
 
 @dataclass(frozen=True)
@@ -47,6 +51,12 @@ class Context:
     max_model_len: int           # eval.max_model_len
     prompt_style: str            # prompt.style
     guided: bool                 # eval.guided
+    data: DataContext            # pairs.source, pairs.import_file, candidates.generator/llm.models
+
+
+# The folder the sft and dpo stages write each merged checkpoint to (dvc.yaml, `artifacts:`):
+# what a card's quick start loads while the checkpoint is not on the Hub.
+LOCAL_FOLDER = "models/{checkpoint}/merged"
 
 
 def template_path() -> Path:
@@ -56,8 +66,9 @@ def template_path() -> Path:
 # --- pieces ---------------------------------------------------------------------------
 
 def primary_set(inputs: CardInputs, settings: CardSettings) -> str:
-    """The set the advice is based on: the configured one, else a human-labelled set that all
-    three checkpoints were evaluated on (human gold beats rule gold), else the split."""
+    """The set the advice, the status and the metrics summary rest on: the configured one,
+    else the first human-labelled set all three checkpoints were evaluated on (human gold beats
+    the split's rule-derived gold), else the split."""
     common = set.intersection(*(set(inputs.evals[c]) for c in CHECKPOINTS))
     if settings.primary_set is not None:
         if settings.primary_set not in common:
@@ -70,19 +81,23 @@ def primary_set(inputs: CardInputs, settings: CardSettings) -> str:
         return human[0]
     if SPLIT_SET in common:
         return SPLIT_SET
-    if not common:
-        raise InputError("the three eval metrics files share no eval set", field="sets")
-    return sorted(common)[0]
+    raise InputError("the three eval metrics files share no eval set", field="sets")
 
 
-def _dataset(set_name: str, settings: CardSettings) -> dict:
+def local_type(set_name: str) -> str:
+    """The model-index dataset `type` of an eval set that is on no hub dataset."""
+    return f"bias-judge-eval-{set_name}"
+
+
+def _dataset(set_name: str, eval_file: dict | None, source: provenance.DataSource,
+             own_id: str | None) -> dict:
     """The model-index dataset of one eval set."""
-    dataset_type = settings.eval_dataset_ids.get(set_name, settings.datasets[0])
+    hub = provenance.eval_dataset(set_name, eval_file, source, own_id)
     if set_name == SPLIT_SET:
         name = "BBQ judge pairs: the pipeline's eval split (rule-derived gold)"
     else:
         name = f"BBQ judge pairs: {set_name} (human-labelled gold)"
-    return {"type": dataset_type, "name": name, "config": set_name, "split": "eval"}
+    return {"type": hub or local_type(set_name), "name": name, "config": set_name, "split": "eval"}
 
 
 def _model_name(repo_id: str) -> str:
@@ -167,10 +182,20 @@ def eval_tables(inputs: CardInputs, settings: CardSettings, sets: list[str], ood
     return tables
 
 
+def _claim(m, set_name: str, label: str, claim: str, unclear: str) -> str | None:
+    """A sentence about a bias: the claim where the metric's interval excludes zero, the
+    `unclear` sentence where it was measured but the interval does not; None unmeasured."""
+    if not m.present:
+        return None
+    text = claim if m.excludes_zero else unclear
+    return text.format(set=set_name, label=label)
+
+
 def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx: Context,
                *, metrics_file: str) -> dict:
     """Every fact one card states, each worked out once. The front matter (`card_data`) and
-    the template body both read this one object; the wording is all in the template."""
+    the template body both read this one object; the wording is all in the template, except
+    the status and provenance sentences, which quote the numbers they rest on."""
     from bias_judge.data import prompt
 
     other = "sft" if checkpoint == "dpo" else "dpo"
@@ -180,7 +205,8 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
     primary = primary_set(inputs, settings)
     names = sorted(set().union(*(inputs.evals[c].keys() for c in CHECKPOINTS)))
     sets = [primary] + [n for n in names if n != primary]
-    primary_metrics = {c: inputs.evals[c][primary].headline for c in CHECKPOINTS}
+    primary_sets = {c: inputs.evals[c][primary] for c in CHECKPOINTS}
+    primary_metrics = {c: m.headline for c, m in primary_sets.items()}
     headline = primary_metrics[checkpoint]
     stages = ["sft"] if checkpoint == "sft" else ["sft", "dpo"]
     slices, slice_rows = sections.slice_bucket_rows(inputs.split_meta)
@@ -195,23 +221,48 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
     is_gemma = isinstance(arch, str) and "gemma" in arch.lower()
     parameters = bm.get("parameters")
     pf = headline["parse_failure_rate"]
+    label = COLUMN_LABELS[checkpoint]
+    published = {c: not sections.is_placeholder(settings.repo_ids[c]) for c in RELEASED}
+    own_status = status.assess(primary_sets[checkpoint], settings.fitness, primary)
+    other_status = status.assess(primary_sets[other], settings.fitness, primary)
+    source = provenance.data_source(inputs.bbq_meta, inputs.pairs_meta, ctx.data)
+    facts_lines = [status.verdict_sentence(label, primary_sets[checkpoint], primary),
+                   status.replies_sentence("base", primary_sets["base"], primary)]
     released_repo = settings.repo_ids[RELEASED[0]]
     return {
         "checkpoint": checkpoint,
-        "label": COLUMN_LABELS[checkpoint],
+        "label": label,
         "other_label": COLUMN_LABELS[other],
         "is_primary": checkpoint == RELEASED[0],
+        "published": published[checkpoint],
+        "other_published": published[other],
         "repo_id": settings.repo_ids[checkpoint],
         "other_repo_id": settings.repo_ids[other],
+        "local_folder": LOCAL_FOLDER.format(checkpoint=checkpoint),
+        "other_local_folder": LOCAL_FOLDER.format(checkpoint=other),
+        "repo_param": f"card.repo_ids.{checkpoint}",
         "model_name": _model_name(settings.repo_ids[checkpoint]),
+        "released_published": published[RELEASED[0]],
         "released_repo_id": released_repo,
         "released_model_name": _model_name(released_repo),
         "sets": sets,
         "tags": _tags(checkpoint, settings, is_gemma),
+        "status": {
+            "level": own_status.level,
+            "headline": own_status.headline,
+            "reasons": list(own_status.reasons),
+            "facts": [f for f in facts_lines if f],
+            "rule": status.rule_text(settings.fitness),
+            "other_level": other_status.level,
+        },
+        "data_lines": source.lines,
+        "data_kind": source.kind,
+        "bbq_data": source.bbq_data,
         "base": {
             "hub_id": base_id,
             "display": base_id or sections.fmt_str(bm.get("source")),
             "kind": sections.fmt_str(bm.get("kind")),
+            "format": provenance.base_format(bm, base_id),
             "architecture": sections.fmt_str(arch),
             "parameters": sections.fmt_params(parameters),
             "is_small": isinstance(parameters, (int, float)) and not isinstance(parameters, bool)
@@ -232,8 +283,22 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
         "tables": eval_tables(inputs, settings, sets, ood),
         "primary_set": md_escape(primary),
         "has_split_set": SPLIT_SET in inputs.evals[checkpoint],
-        "verbosity_lean": recommend.sign_word(headline["verbosity_bias"]),
-        "position_bias_measured": headline["position_bias_in_dist"].present,
+        "verbosity_claim": _claim(
+            headline["verbosity_bias"], primary, label,
+            f"On the `{{set}}` set {{label}} tends to name the "
+            f"{recommend.sign_word(headline['verbosity_bias'])} of the two responses as the more "
+            f"biased one, and the 95% interval of the verbosity row excludes zero: do not read its "
+            f"verdicts as independent of length.",
+            "Whether {label} leans on length cannot be told from the `{set}` set: the 95% interval "
+            "of the verbosity row includes zero."),
+        "position_claim": _claim(
+            headline["position_bias_in_dist"], primary, label,
+            "Its verdict changes when the two responses swap places on a share of pairs whose 95% "
+            "interval excludes zero (see the position bias rows): judge both orders and keep only "
+            "verdicts that agree after mapping A↔B back.",
+            "Whether its verdict depends on the order of the two responses cannot be told from the "
+            "`{set}` set (the position-bias interval reaches zero); judging both orders and keeping "
+            "only verdicts that agree is still the safe use."),
         "parse_failures_seen": pf.present and pf.value > 0,
         "choose": recommend.choose_text(checkpoint, other, primary_metrics, ood_name=ood),
         "train_columns": [COLUMN_LABELS[s] if s == "sft" else "DPO" for s in stages],
@@ -250,17 +315,28 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
     }
 
 
-def card_data(facts: dict, inputs: CardInputs, settings: CardSettings, *, metrics_file: str):
+def datasets_used(inputs: CardInputs, settings: CardSettings, ctx: Context) -> list[str]:
+    """Hub datasets the run provably used: a published dataset whose pinned file it imported,
+    and its own pairs' dataset once that has a real (not placeholder) repo id."""
+    source = provenance.data_source(inputs.bbq_meta, inputs.pairs_meta, ctx.data)
+    own = provenance.own_dataset_id(settings.repo_ids, sections.is_placeholder)
+    return list(dict.fromkeys(source.dataset_ids + ([own] if own else [])))
+
+
+def card_data(facts: dict, inputs: CardInputs, settings: CardSettings, ctx: Context, *,
+              metrics_file: str):
     """The front matter: licence, base model, tags, datasets and the model-index."""
     from huggingface_hub import EvalResult, ModelCardData
 
     checkpoint = facts["checkpoint"]
+    source = provenance.data_source(inputs.bbq_meta, inputs.pairs_meta, ctx.data)
+    own = provenance.own_dataset_id(settings.repo_ids, sections.is_placeholder)
     eval_results = []
     for set_name in facts["sets"]:
         set_metrics = inputs.evals[checkpoint].get(set_name)
         if set_metrics is None:
             continue
-        ds = _dataset(set_name, settings)
+        ds = _dataset(set_name, set_metrics.eval_file, source, own)
         for key in settings.headline_metrics:
             m = set_metrics.headline[key]
             if not m.present:
@@ -277,6 +353,7 @@ def card_data(facts: dict, inputs: CardInputs, settings: CardSettings, *, metric
                          file=f"{metrics_file}/eval_{checkpoint}.json", field="sets")
     base_id = facts["base"]["hub_id"]
     kwargs = {"base_model": base_id, "base_model_relation": "finetune"} if base_id else {}
+    datasets = datasets_used(inputs, settings, ctx)
     return ModelCardData(
         model_name=facts["model_name"],
         license=facts["base"]["license"],
@@ -284,7 +361,7 @@ def card_data(facts: dict, inputs: CardInputs, settings: CardSettings, *, metric
         library_name="transformers",
         pipeline_tag="text-generation",
         tags=facts["tags"],
-        datasets=list(settings.datasets),
+        datasets=datasets or None,
         eval_results=eval_results,
         **kwargs,
     )
@@ -327,7 +404,7 @@ def render_card(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx
         raise InputError(f"template syntax error: {exc.message}", file=str(tpl_path),
                          line=exc.lineno) from None
     facts = card_facts(checkpoint, inputs, settings, ctx, metrics_file=metrics_dir)
-    data = card_data(facts, inputs, settings, metrics_file=metrics_dir)
+    data = card_data(facts, inputs, settings, ctx, metrics_file=metrics_dir)
     try:
         text = tpl.render(card_data=data.to_yaml(), **facts)
     except jinja2.UndefinedError as exc:
@@ -349,5 +426,42 @@ def render_cards(inputs: CardInputs, settings: CardSettings, ctx: Context, out_d
         path = Path(out_dir) / ckpt / "README.md"
         with atomic_open(path) as fh:
             fh.write(text)
+        written.append(path)
+    return written
+
+
+DATASET_CARD = "dataset"   # OUT_DIR/dataset/README.md
+
+
+def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
+                  out_dir: str | os.PathLike, summary_path: str | os.PathLike,
+                  plots_dir: str | os.PathLike, *, template: str | os.PathLike | None = None,
+                  metrics_dir: str = "metrics", data_dir: str = "data") -> list[Path]:
+    """The card stage: both model cards, the dataset card, the metrics summary and the
+    confusion view's data (PLOTS_DIR/<checkpoint>.json), all computed before any is written."""
+    from bias_judge.card import summary
+    from bias_judge.card.dataset import render_dataset_card
+    from bias_judge.core.jsonio import write_json
+
+    texts = {Path(out_dir) / c / "README.md": render_card(
+        c, inputs, settings, ctx, template=template, metrics_dir=metrics_dir, data_dir=data_dir)
+        for c in RELEASED}
+    dataset_text = render_dataset_card(
+        inputs, settings.repo_ids["dataset"], settings.dataset_license, labeler=ctx.labeler,
+        ood_category=ctx.ood_category, data_ctx=ctx.data)
+    _leak_guard(dataset_text, DATASET_CARD, [metrics_dir, data_dir])
+    texts[Path(out_dir) / DATASET_CARD / "README.md"] = dataset_text
+    primary = primary_set(inputs, settings)
+    primary_sets = {c: inputs.evals[c][primary] for c in CHECKPOINTS}
+    documents = {Path(summary_path): (summary.metrics_summary(primary_sets), "metrics_summary")}
+    for c in CHECKPOINTS:
+        documents[Path(plots_dir) / f"{c}.json"] = (summary.confusion_records(primary_sets[c]), None)
+    written = []
+    for path, text in texts.items():
+        with atomic_open(path) as fh:
+            fh.write(text)
+        written.append(path)
+    for path, (obj, schema) in documents.items():
+        write_json(path, obj, schema=schema)
         written.append(path)
     return written

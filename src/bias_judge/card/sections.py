@@ -7,7 +7,7 @@ import math
 import os
 import re
 
-from bias_judge.card.cells import DASH, format_cell, md_escape
+from bias_judge.card.cells import DASH, UNDEFINED, format_cell, md_escape
 from bias_judge.card.headline import Measured
 from bias_judge.core.vocabulary import BUCKETS, CATEGORIES, IN_DIST
 
@@ -17,6 +17,15 @@ _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 def is_hub_id(text) -> bool:
     return isinstance(text, str) and bool(_HUB_ID.match(text)) and not text.startswith(("./", "../"))
+
+
+# Owners that stand for "put your own account here" in params and docs (`your-hf-name/...`,
+# `you/...`): a repo id under one of them is a placeholder, never a published repo.
+_PLACEHOLDER_OWNER = re.compile(r"^(you|your|yourname|username|your[-_].*)$", re.IGNORECASE)
+
+
+def is_placeholder(repo_id: str) -> bool:
+    return bool(_PLACEHOLDER_OWNER.match(str(repo_id).split("/", 1)[0]))
 
 
 def public_text(value) -> str:
@@ -137,14 +146,21 @@ def category_counts(*metas: dict | None) -> dict[str, int] | None:
     return None
 
 
+def fmt_count(x) -> str:
+    """A sidecar number: an integer with thousands separators, a ratio as a ratio."""
+    if _is_num(x) and float(x).is_integer():
+        return fmt_int(x)
+    return f"{x:.2f}" if _is_num(x) else DASH
+
+
 def scalar_counts(meta: dict | None) -> list[tuple[str, str]]:
-    """The integer counts of a meta sidecar (those directly under "counts"; the row count of
-    its artifact when it recorded none)."""
+    """The numbers of a meta sidecar (those directly under "counts"; the row count of its
+    artifact when it recorded none)."""
     if meta is None:
         return []
     counts = meta.get("counts")
     if isinstance(counts, dict):
-        out = [(k.replace("_", " "), fmt_int(v)) for k, v in sorted(counts.items()) if _is_num(v)]
+        out = [(k.replace("_", " "), fmt_count(v)) for k, v in sorted(counts.items()) if _is_num(v)]
         if out:
             return out
     return [("rows", fmt_int(meta["rows"]))] if _is_num(meta.get("rows")) else []
@@ -178,8 +194,12 @@ def _gold_row(set_name: str, slice_name: str, bucket: str, entry: dict, file: st
         from bias_judge.core.errors import InputError
         raise InputError("expected a number or null", file=file, field=f"{field}.kappa")
     n = entry.get("n_scored", entry.get("n"))
+    # A null κ over scored pairs is undefined there (one gold verdict), not unmeasured; the
+    # Scored column already gives its n.
+    cell = (format_cell(Measured(kappa, None, None, None), "kappa") if _is_num(kappa)
+            else UNDEFINED if _is_num(n) else DASH)
     return {"set": md_escape(set_name), "slice": md_escape(slice_name), "bucket": md_escape(bucket),
-            "kappa": format_cell(Measured(kappa if _is_num(kappa) else None, None, None, None), "kappa"),
+            "kappa": cell,
             "agreement": _pct(entry.get("agreement")),
             "n": fmt_int(n) if _is_num(n) else DASH}
 

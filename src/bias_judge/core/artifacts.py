@@ -36,6 +36,7 @@ class Sidecar:
     inputs: dict[str, str]
     params: dict | None          # None: the stage reads no params, and the key is left out
     warnings: list[str]
+    source: dict | None = None   # what the inputs are, where a stage can tell (ingest)
 
     def as_dict(self) -> dict:
         """The one place a sidecar's fields are assembled (schema `meta`)."""
@@ -43,6 +44,8 @@ class Sidecar:
                 "counts": self.counts, "inputs": self.inputs, "warnings": self.warnings}
         if self.params is not None:
             meta["params"] = self.params
+        if self.source is not None:
+            meta["source"] = self.source
         return meta
 
 

@@ -21,7 +21,6 @@ from collections import Counter, defaultdict
 from functools import lru_cache
 from pathlib import Path
 
-from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
 from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import decode, parse_lines, read_bytes
 from bias_judge.core.vocabulary import CATEGORIES
@@ -359,33 +358,3 @@ def _template_second_dimension(items: list[dict]) -> dict[int, str | None]:
     chosen = {root: min(c.items(), key=lambda kv: (-kv[1], kv[0]))[0] for root, c in votes.items()}
     return {id(it): chosen.get(find((it["category"], "index", it["question_index"])))
             for it in items}
-
-
-# ---------------------------------------------------------------------------------------
-# Summary
-
-
-def summary_counts(items: list[dict]) -> dict:
-    """Counts for the sidecar: per category, per cell, and items without a target."""
-    return {
-        "categories": dict(sorted(Counter(it["category"] for it in items).items())),
-        "cells": dict(sorted(Counter(cell_of(it) for it in items).items())),
-        "target_label_null": sum(1 for it in items if it["target_label"] is None),
-    }
-
-
-# ---------------------------------------------------------------------------------------
-# The ingest stage
-
-
-def ingest(bbq_dir: str | os.PathLike, out: str | os.PathLike) -> StageResult:
-    """Every BBQ file of `bbq_dir` -> one normalised items file and its sidecar."""
-    items, inputs, warnings = read_bbq_dir(bbq_dir)
-    counts = summary_counts(items)
-    meta_path, name = beside(out)
-    return StageResult(
-        outputs=[Output(Path(out), items, "bbq_item", jsonl=True)],
-        sidecars=[Sidecar(meta_path, name, rows=len(items), seed=None, counts=counts,
-                          inputs=inputs, params=None, warnings=warnings)],
-        warnings=warnings,
-        summary=f"{len(items)} items in {len(counts['categories'])} categories -> {out}")

@@ -126,3 +126,34 @@ def fetch_bbq(out_dir: str | os.PathLike, commit: str = PINNED_COMMIT,
     for name in bar(sorted(pins), desc="fetch BBQ", unit="file"):
         download(file_url(name, commit), out_dir / name, pins[name], opener=opener)
     return verify_dir(out_dir, pins)
+
+
+# What a directory of BBQ-format files is, as recorded by the ingest stage (sidecar `source`)
+# and named by the model and dataset cards.
+EMBEDDED = "embedded"        # the project's own items (bias_judge/embedded/bbq), not BBQ data
+UPSTREAM = "bbq"             # upstream BBQ files, each equal to its pin at PINNED_COMMIT
+UNVERIFIED = "unverified"    # BBQ-format files that are neither
+
+
+def _embedded_checksums() -> dict[str, str]:
+    from importlib import resources
+
+    folder = resources.files("bias_judge.embedded").joinpath("bbq")
+    return {f.name: hashlib.sha256(f.read_bytes()).hexdigest()
+            for f in folder.iterdir() if f.name.endswith(".jsonl")}
+
+
+def identify(bbq_dir: str | os.PathLike, sha256s: dict[str, str]) -> dict:
+    """What the files an ingest read ({name: sha256}) are: {"kind": embedded | bbq |
+    unverified, "files": n, ...}. The embedded set is recognised by its checksums; upstream
+    BBQ by the git blob id of every file (a subset of the 11 files still counts). Otherwise
+    `matched` says how many of the files are the pinned upstream ones."""
+    if sha256s == _embedded_checksums():
+        return {"kind": EMBEDDED, "files": len(sha256s)}
+    folder = Path(bbq_dir)
+    matched = sum(1 for name in sha256s if name in PINS
+                  and pin_mismatch((folder / name).read_bytes(), PINS[name]) is None)
+    pinned = {"repo": BBQ_REPO, "commit": PINNED_COMMIT, "of": len(PINS)}
+    if matched == len(sha256s):
+        return {"kind": UPSTREAM, "files": len(sha256s), **pinned}
+    return {"kind": UNVERIFIED, "files": len(sha256s), "matched": matched, **pinned}

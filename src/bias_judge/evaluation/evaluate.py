@@ -77,6 +77,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
                                       tokenizer_name=f"{checkpoint} judge tokenizer",
                                       seed=s.seed, resamples=s.bootstrap_resamples)
             metrics["generation"] = summary
+            metrics["eval_file"] = {"name": Path(path).name, "sha256": checksums(path)[str(path)]}
             err = first_error(validator_for("eval_metrics"), metrics)
             if err is not None:
                 raise InputError(f"metrics for set '{name}' fail schema eval_metrics: {err[1]}",

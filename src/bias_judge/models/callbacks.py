@@ -1,4 +1,5 @@
-"""Trainer callbacks: per-step dvclive curves and the checkpoint completion marker."""
+"""Trainer callbacks: per-step dvclive curves, the checkpoint completion marker and the step
+bar shown on the terminal."""
 
 from __future__ import annotations
 
@@ -96,3 +97,32 @@ class LiveCurves(TrainerCallback):
             self.live.log_metric(name, float(value))
         self.live.make_summary()
         self._last_step = step
+
+
+class StepBar(TrainerCallback):
+    """The optimizer steps as a progress bar on the terminal (the Trainer's own bar is off:
+    it would write into the engine log), with the last logged loss."""
+
+    def __init__(self, desc: str):
+        self.desc = desc
+        self.bar = None
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        from bias_judge.core.progress import bar
+
+        if state.is_world_process_zero:
+            self.bar = bar(total=state.max_steps, initial=state.global_step, desc=self.desc,
+                           unit="step")
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.update(state.global_step - self.bar.n)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.bar is not None and logs and isinstance(logs.get("loss"), (int, float)):
+            self.bar.set_postfix(loss=f"{logs['loss']:.4f}", refresh=False)
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None

@@ -52,8 +52,8 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     from datasets import Dataset
     from peft import PeftModel
 
-    from bias_judge.models.callbacks import (DPO_CURVES, CheckpointMarker, LiveCurves, TrainTimer,
-                                             prior_seconds)
+    from bias_judge.models.callbacks import (DPO_CURVES, CheckpointMarker, LiveCurves, StepBar,
+                                             TrainTimer, prior_seconds)
     from trl import DPOConfig, DPOTrainer
 
     config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
@@ -73,7 +73,7 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     trainer = DPOTrainer(model=model, ref_model=None, args=config, train_dataset=dataset,
                          processing_class=tokenizer,
                          callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, DPO_CURVES),
-                                    *outputs.extra_callbacks])
+                                    StepBar("dpo"), *outputs.extra_callbacks])
     peft_model = trainer.accelerator.unwrap_model(trainer.model)
     # TRL 1.16 gives a policy that already has an adapter a frozen copy of it ("ref") as the
     # reference. Without that copy, it scores the reference with adapters disabled: the base.

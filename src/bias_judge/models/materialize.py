@@ -153,7 +153,7 @@ def describe(folder: Path, src: Source) -> dict:
                     n *= d
                 params += n
                 dtypes[sl.get_dtype()] += n
-    return {
+    info = {
         "source": src.display,
         "hub_id": src.hub_id,
         "kind": src.kind,
@@ -164,6 +164,9 @@ def describe(folder: Path, src: Source) -> dict:
         "has_thinking_mode": has_thinking_mode(chat_template_of(folder)),
         "license": src.license or _readme_license(folder),
     }
+    if src.kind == "gguf":
+        info["gguf"] = {"file": Path(src.location).name, "quantization": src.quantization}
+    return info
 
 
 def _dtype_name(st_dtype: str) -> str:

@@ -63,6 +63,9 @@ def apply(threads: int, allocator: str) -> str:
     if env and _is_command_line_entry() and not os.environ.get(_REEXEC_GUARD):
         os.environ.update(env)
         os.environ[_REEXEC_GUARD] = "1"
+        from bias_judge.core.progress import restore_terminal
+
+        restore_terminal()  # the new process opens its own engine log
         sys.stdout.flush()
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, *sys.orig_argv[1:]])
@@ -83,13 +86,11 @@ def hardware() -> str:
 
 def start(model) -> None:
     """A training stage's process set-up (`model`: ModelSettings): threads and allocator in
-    force, which may re-execute the command once, and the progress bars of datasets and
-    transformers only when bias_judge's own would show."""
-    from bias_judge.core.progress import progress_enabled
-
+    force, which may re-execute the command once. The progress bars of datasets and
+    transformers stay off: the stage shows its own step bar (callbacks.StepBar), and theirs
+    would only fill the engine log with carriage returns."""
     apply(model.threads, model.allocator)
-    if not progress_enabled():
-        import datasets
-        import transformers
-        datasets.disable_progress_bars()
-        transformers.utils.logging.disable_progress_bar()
+    import datasets
+    import transformers
+    datasets.disable_progress_bars()
+    transformers.utils.logging.disable_progress_bar()

@@ -31,8 +31,8 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
     from datasets import Dataset
     from trl import SFTConfig, SFTTrainer
 
-    from bias_judge.models.callbacks import (SFT_CURVES, CheckpointMarker, LiveCurves, TrainTimer,
-                                             prior_seconds)
+    from bias_judge.models.callbacks import (SFT_CURVES, CheckpointMarker, LiveCurves, StepBar,
+                                             TrainTimer, prior_seconds)
     from bias_judge.models.lora import lora_config
 
     config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints), packing=False,
@@ -49,7 +49,7 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
         model=load_base(base), args=config, train_dataset=dataset, processing_class=tokenizer,
         peft_config=lora_config(s.lora.r, s.lora.alpha, s.lora.dropout, s.lora.target_modules),
         callbacks=[timer, CheckpointMarker(), LiveCurves(outputs.live_dir, SFT_CURVES),
-                   *outputs.extra_callbacks])
+                   StepBar("sft"), *outputs.extra_callbacks])
     lm_head.install_on_cpu(trainer)
     if s.verdict_weight != 1.0:
         from bias_judge.models import verdict_weight

@@ -120,8 +120,6 @@ def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
     gradient checkpointing on, batch 8) are always set explicitly from the settings."""
     import torch
 
-    from bias_judge.core.progress import progress_enabled
-
     cpu = not torch.cuda.is_available()
     return dict(
         output_dir=str(output_dir),
@@ -150,7 +148,7 @@ def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
         use_cpu=cpu,
         dataloader_num_workers=0,
         dataloader_pin_memory=not cpu,
-        disable_tqdm=not progress_enabled(),
+        disable_tqdm=True,  # callbacks.StepBar draws the bar on the terminal instead
         ddp_find_unused_parameters=False if world_size() > 1 else None,
     )
 

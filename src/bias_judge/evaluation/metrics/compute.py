@@ -160,7 +160,10 @@ def confusion_matrices(table: PairTable) -> dict[str, dict]:
     for group in SLICE_GROUPS:
         mask = table.slice_group == group
         counts = confusion_counts(table.gold[mask], table.original[mask])
-        out[group] = {"labels": list(VERDICTS), "matrix": counts.astype(int).tolist()}
+        failed = mask & (table.original < 0)
+        out[group] = {"labels": list(VERDICTS), "matrix": counts.astype(int).tolist(),
+                      "parse_failures": [int((failed & (table.gold == code)).sum())
+                                         for code in range(len(VERDICTS))]}
     return out
 
 
