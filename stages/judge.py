@@ -49,7 +49,8 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
                    "to send the requests to; implies --engine openai. Default: eval.base_url "
                    "when eval.engine is openai.")
 @click.option("--served-model", default=None,
-              help="The model's name on the server (default: the server's only model).")
+              help="The model's name on the server. Default: the one served under the "
+                   "--model folder's path (`vllm serve DIR` names it DIR).")
 @click.option("--engine", default=None, type=click.Choice(ENGINES),
               help="Default: eval.engine (openai with --base-url).")
 @click.option("--dtype", default=None, type=click.Choice(["float32", "bfloat16", "float16", "auto"]),

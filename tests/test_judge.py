@@ -389,7 +389,7 @@ class FakeServer:
     answers 503 to the first `fail_first` completion requests, records every request body and
     the most requests it held at once, and replies per message by `answer(body)`."""
 
-    def __init__(self, models=("judge",), fail_first=0, delay=0.0, status=None):
+    def __init__(self, models, fail_first=0, delay=0.0, status=None):
         self.models, self.fail_first, self.delay, self.status = models, fail_first, delay, status
         self.bodies: list[dict] = []
         self.active = self.peak = 0
@@ -464,9 +464,9 @@ def openai_engine(model, url, **opts):
 
 
 def test_openai_engine_retries_bounds_concurrency_and_sends_the_judge_request(tiny_model):
-    with FakeServer(fail_first=2, delay=0.05) as server:
+    with FakeServer([str(tiny_model)], fail_first=2, delay=0.05) as server:
         with openai_engine(tiny_model, server.url, concurrency=3) as engine:
-            assert engine.model == "judge" and engine.base_url == server.url + "/v1"
+            assert engine.model == str(tiny_model) and engine.base_url == server.url + "/v1"
             settings = JudgeSettings(**{**GREEDY.__dict__, "samples": 2, "guided": True})
             pairs = [user_pair(i, biased_first=i % 2 == 0) for i in range(4)]
             rows = judge_pairs(engine, pairs, settings).rows
@@ -485,11 +485,11 @@ def test_openai_engine_retries_bounds_concurrency_and_sends_the_judge_request(ti
     assert all(r["consistent"] for r in rows) and all(valid(r) for r in rows)
     assert rows[0]["runs"][0]["num_tokens"] == 11
     assert rows[0]["settings"]["base_url"] == server.url + "/v1"
-    assert rows[0]["settings"]["served_model"] == "judge"
+    assert rows[0]["settings"]["served_model"] == str(tiny_model)
 
 
 def test_openai_greedy_is_one_request_for_all_n(tiny_model):
-    with FakeServer() as server, openai_engine(tiny_model, server.url) as engine:
+    with FakeServer([str(tiny_model)]) as server, openai_engine(tiny_model, server.url) as engine:
         convs = [[{"role": "user", "content": "Response A:\nBIASED x\n\nResponse B:\ny\n\nok"}]]
         out = engine.generate(convs, temperature=0.0, max_new_tokens=8, n=3)
     assert len(server.bodies) == 1 and "seed" not in server.bodies[0]
@@ -497,7 +497,8 @@ def test_openai_greedy_is_one_request_for_all_n(tiny_model):
 
 
 def test_openai_server_errors_are_one_line(tiny_model):
-    with FakeServer(status=400) as server, openai_engine(tiny_model, server.url) as engine:
+    with FakeServer([str(tiny_model)], status=400) as server, \
+            openai_engine(tiny_model, server.url) as engine:
         with pytest.raises(InputError) as err:
             judge_pairs(engine, [user_pair(0)], GREEDY)
     assert "HTTP 400: This model's maximum context length is 4096 tokens." in str(err.value)
@@ -505,8 +506,9 @@ def test_openai_server_errors_are_one_line(tiny_model):
 
 
 def test_openai_model_choice_and_unreachable_server(tiny_model):
-    with FakeServer(models=("a", "b")) as server:
-        with pytest.raises(InputError, match="serves 2 models .*--served-model"):
+    with FakeServer(["a", "b"]) as server:
+        # A server for another checkpoint is never taken for this one.
+        with pytest.raises(InputError, match="serves a, b, not the checkpoint .*--served-model"):
             openai_engine(tiny_model, server.url)
         with pytest.raises(InputError, match="does not serve 'c'"):
             openai_engine(tiny_model, server.url, served_model="c")
@@ -535,7 +537,7 @@ def test_evaluate_fans_out_over_a_server(cli, tiny_model, tmp_path):
         rows.append(pair)
     split = write_pairs(tmp_path / "eval.jsonl", rows)
     out, metrics = tmp_path / "eval", tmp_path / "metrics.json"
-    with FakeServer() as server:
+    with FakeServer([str(tiny_model)]) as server:
         params = write_params(tmp_path / "params.yaml", eval={
             "engine": "openai", "base_url": server.url, "bootstrap_resamples": 20})
         res = cli("evaluate", "--checkpoint", "dpo", "--model", tiny_model, "--eval-set", split,
@@ -558,3 +560,10 @@ def test_params_refuse_engine_openai_without_a_url(tmp_path):
 
     with pytest.raises(InputError, match="base_url"):
         load_params(write_params(tmp_path / "params.yaml", eval={"engine": "openai"}))
+
+
+def test_openai_finds_the_checkpoint_among_served_models_by_its_path(tiny_model, monkeypatch):
+    monkeypatch.chdir(tiny_model.parent)
+    with FakeServer(["other", f"./{tiny_model.name}"]) as server, \
+            openai_engine(Path(tiny_model.name), server.url) as engine:
+        assert engine.model == f"./{tiny_model.name}"

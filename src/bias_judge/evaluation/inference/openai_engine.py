@@ -20,6 +20,7 @@ from __future__ import annotations
 import os
 import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from urllib.parse import urlsplit
 
 from bias_judge.core.errors import InputError
@@ -76,19 +77,25 @@ class OpenAIEngine(Engine):
                              file=self.base_url, field="base_url") from None
 
     def _served_model(self, wanted: str | None) -> str:
-        """The model name to send: `wanted`, or the server's only model. The server's own
-        context limit (vLLM reports `max_model_len`) lowers ours when it is smaller."""
+        """The model name to send: `wanted`, else the served model whose name is this
+        checkpoint's folder (`vllm serve DIR` names it DIR). Never just the server's only
+        model: a server started for another checkpoint would be scored in this one's name.
+        The server's own context limit (vLLM reports `max_model_len`) lowers ours when it is
+        smaller."""
         models = {m.id: m for m in self._call(self.client.models.list).data}
+        served = ", ".join(sorted(models)) or "nothing"
         if wanted is None:
-            if len(models) != 1:
-                raise InputError(f"the server serves {len(models)} models "
-                                 f"({', '.join(sorted(models)) or 'none'}); name one with "
-                                 "--served-model", file=self.base_url, field="served_model")
-            wanted = next(iter(models))
+            here = self.model_dir.resolve()
+            wanted = next((m for m in sorted(models) if Path(m).resolve() == here), None)
+            if wanted is None:
+                raise InputError(f"the server serves {served}, not the checkpoint "
+                                 f"{self.model_dir}: serve it under that name (`vllm serve "
+                                 f"{self.model_dir}` from this folder, or --served-model-name "
+                                 f"{self.model_dir}), or name the served model "
+                                 "(--served-model)", file=self.base_url, field="served_model")
         elif wanted not in models:
-            raise InputError(f"the server does not serve {wanted!r} (it serves "
-                             f"{', '.join(sorted(models)) or 'nothing'})", file=self.base_url,
-                             field="served_model")
+            raise InputError(f"the server does not serve {wanted!r} (it serves {served})",
+                             file=self.base_url, field="served_model")
         limit = getattr(models[wanted], "max_model_len", None)
         if isinstance(limit, int) and limit < self.max_model_len:
             print(f"warning: {self.base_url}: the server's context is {limit} tokens, less than "
