@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import click
 
+from bias_judge.core.vocabulary import DTYPES
 from bias_judge.data.prompt import PROMPT_STYLES, PromptSettings
 from bias_judge.evaluation.inference import ENGINES
 from bias_judge.evaluation.settings import EvalSettings
@@ -53,7 +54,7 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
                    "--model folder's path (`vllm serve DIR` names it DIR).")
 @click.option("--engine", default=None, type=click.Choice(ENGINES),
               help="Default: eval.engine (openai with --base-url).")
-@click.option("--dtype", default=None, type=click.Choice(["float32", "bfloat16", "float16", "auto"]),
+@click.option("--dtype", default=None, type=click.Choice(DTYPES),
               help="In-process weights dtype. Default: eval.dtype.")
 @click.option("--guided/--no-guided", default=None,
               help="Hold every reply to the judge format with vLLM structured outputs (vllm "
@@ -94,12 +95,9 @@ def command(model_dir, pairs_path, out_path, swap_check, samples, base_url, serv
             raise InputError("--served-model names a model on a server (--base-url)",
                              field="served_model")
         options["served_model"] = served_model
-    settings = JudgeSettings(
-        prompt_style=prompt_style or p["prompt"].style,
-        max_new_tokens=max_new_tokens or s.max_new_tokens,
-        sample_temperature=s.sample_temperature, seed=s.seed, swap_check=swap_check,
-        samples=samples, guided=s.guided if guided is None else guided,
-        batch_size=batch_size or s.batch_size)
+    settings = JudgeSettings.from_params(s, prompt_style or p["prompt"].style,
+                                         swap_check=swap_check, samples=samples, guided=guided,
+                                         max_new_tokens=max_new_tokens, batch_size=batch_size)
     emit("judge", judge_file(pairs_path, out_path, model_dir=model_dir, engine=engine,
                              dtype=dtype or s.dtype, max_model_len=s.max_model_len,
                              engine_options=options, base_url=base_url, settings=settings))

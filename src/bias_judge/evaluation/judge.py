@@ -1,13 +1,14 @@
 """The trained judge applied to anyone's pairs (`bias-judge judge`, and any app that judges
 one pair at a time).
 
-    engine = load_engine(model_dir, engine="auto", dtype="bfloat16", max_model_len=2048, seed=42)
-    settings = JudgeSettings(prompt_style="published", max_new_tokens=256,
-                             sample_temperature=0.3, seed=42, swap_check=True, samples=0,
-                             guided=False, batch_size=16)
+    p = read_settings("params.yaml", {"eval": EvalSettings, "prompt": PromptSettings})
+    settings = JudgeSettings.from_params(p["eval"], p["prompt"].style, swap_check=True, samples=0)
+    engine = load_engine(model_dir, engine=p["eval"].engine, dtype=p["eval"].dtype,
+                         max_model_len=p["eval"].max_model_len, seed=settings.seed,
+                         base_url=p["eval"].base_url, **p["eval"].engine_options)
     row = judge_pair(engine, {"question_text": ..., "answer_choices": [...],
                               "response_a": {"text": ...}, "response_b": {"text": ...}}, settings)
-    row["verdict"], row["reasoning"], row["consistent"]
+    row["verdict"], row["reasoning"], row["consistent"]   # schema judge_output, less `line`
 
 Each order is judged by one greedy reply, or with `samples` K by the majority of K replies at
 the sampling temperature (no strict plurality: TIE). With the swap check, the pair is also
@@ -37,6 +38,7 @@ from bias_judge.core.vocabulary import ORDERS, VERDICTS
 from bias_judge.data.prompt import (build_messages, guided_reply_regex, parse_verdict,
                                     swap_reasoning, swap_verdict)
 from bias_judge.evaluation.inference.base import derive_seed
+from bias_judge.evaluation.settings import EvalSettings
 
 TOO_LONG = "too_long"
 UNPARSED = "unparsed"
@@ -54,6 +56,17 @@ class JudgeSettings:
     samples: int                 # 0: one greedy reply per order; K: majority of K samples
     guided: bool                 # hold replies to the judge format (vLLM structured outputs)
     batch_size: int              # conversations per engine call
+
+    @classmethod
+    def from_params(cls, s: EvalSettings, prompt_style: str, *, swap_check: bool, samples: int,
+                    guided: bool | None = None, max_new_tokens: int | None = None,
+                    batch_size: int | None = None) -> JudgeSettings:
+        """From the `eval` section and `prompt.style`; None keeps the section's value."""
+        return cls(prompt_style=prompt_style,
+                   max_new_tokens=max_new_tokens or s.max_new_tokens,
+                   sample_temperature=s.sample_temperature, seed=s.seed, swap_check=swap_check,
+                   samples=samples, guided=s.guided if guided is None else guided,
+                   batch_size=batch_size or s.batch_size)
 
     def __post_init__(self):
         if self.samples < 0:
