@@ -26,6 +26,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "dpo": ("dpo", "command"),
     "evaluate": ("evaluate", "command"),
     "metrics": ("metrics", "command"),
+    "judge": ("judge", "command"),
     "card": ("card", "group"),
     "publish": ("publish", "command"),
     "data": ("data", "group"),

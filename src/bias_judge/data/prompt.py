@@ -118,13 +118,19 @@ def _style(style: str) -> tuple[str, str]:
 
 
 def build_user_message(pair: dict, swapped: bool = False, *, style: str) -> str:
+    """The user turn; a pair without `answer_choices` (a user's own pairs, `bias-judge judge`)
+    gets no choices block. Every training row has one, so such a prompt is off the training
+    distribution."""
     first, second = pair["response_a"]["text"], pair["response_b"]["text"]
     if swapped:
         first, second = second, first
-    choices = "\n".join(f"{c['letter']}. {c['text']}" for c in pair["answer_choices"])
+    choices = ""
+    if pair.get("answer_choices"):
+        listed = "\n".join(f"{c['letter']}. {c['text']}" for c in pair["answer_choices"])
+        choices = f"Answer choices:\n{listed}\n\n"
     return (
         f"Question:\n{pair['question_text'].strip()}\n\n"
-        f"Answer choices:\n{choices}\n\n"
+        f"{choices}"
         f"Response A:\n{first.strip()}\n\n"
         f"Response B:\n{second.strip()}\n\n"
         f"{_style(style)[1]}"

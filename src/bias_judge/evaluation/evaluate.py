@@ -40,22 +40,23 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
     """OUT_DIR/NAME.predictions.jsonl (+ NAME.meta.json) and OUT_DIR/confusion_NAME.json per
     eval set, and METRICS = {"checkpoint", "sets": {NAME: one-set metrics}}."""
     from bias_judge.evaluation.eval_sets import load_eval_set
-    from bias_judge.evaluation.inference import load_engine, resolve_engine
+    from bias_judge.evaluation.inference import GUIDED_ENGINES, load_engine, resolve_engine
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records
     from bias_judge.evaluation.passes import run_passes, select_pairs
     from bias_judge.models.folder import check_model_folder
 
     sets = {name: (path, load_eval_set(path)) for name, path in eval_sets(split_path, s).items()}
     check_model_folder(model_dir)
-    if s.guided and resolve_engine(s.engine, model_dir) != "vllm":
-        raise InputError("guided decoding needs the vLLM engine (structured outputs); the "
-                         "transformers engine cannot hold replies to the judge format",
-                         field="eval.guided")
+    if s.guided and resolve_engine(s.engine, model_dir) not in GUIDED_ENGINES:
+        raise InputError("guided decoding needs the vLLM engine or a vLLM server (structured "
+                         "outputs); the transformers engine cannot hold replies to the judge "
+                         "format", field="eval.guided")
 
     out = Path(out_dir)
     started = time.monotonic()
     engine = load_engine(model_dir, engine=s.engine, dtype=s.dtype, max_model_len=s.max_model_len,
-                         seed=s.seed, batch_size=s.batch_size, **s.engine_options)
+                         seed=s.seed, base_url=s.base_url, batch_size=s.batch_size,
+                         **s.engine_options)
     note(f"evaluate {checkpoint}: {engine.name} engine, {engine.dtype}, loaded in "
          f"{time.monotonic() - started:.0f} s")
     outputs: list[Output] = []

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 @dataclass(frozen=True)
 class EvalSettings:
     """params section `eval`."""
-    engine: str                  # auto | vllm | transformers
+    engine: str                  # auto | vllm | transformers | openai
+    base_url: str | None         # engine openai: the OpenAI-compatible server's URL
     dtype: str
     max_model_len: int           # longer prompts are counted and skipped, never truncated
     max_new_tokens: int

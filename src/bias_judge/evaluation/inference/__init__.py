@@ -1,4 +1,5 @@
-"""One inference interface, two engines: vLLM where installed, transformers otherwise.
+"""One inference interface, three engines: vLLM where installed, transformers otherwise, and
+an OpenAI-compatible server (`engine="openai"`, `base_url=`) for a model served elsewhere.
 
     with load_engine("models/base", engine="auto", dtype="bfloat16", max_model_len=2048,
                      seed=0) as engine:
@@ -19,9 +20,12 @@ from bias_judge.core.vocabulary import DTYPES
 from bias_judge.evaluation.inference.base import Engine, GenOut, derive_seed
 from bias_judge.models.folder import check_model_folder
 
-ENGINES = ("auto", "vllm", "transformers")
+ENGINES = ("auto", "vllm", "transformers", "openai")
+# Engines that hold replies to a regular expression: vLLM in-process, and a server through
+# vLLM's structured outputs (a server without them answers unconstrained).
+GUIDED_ENGINES = ("vllm", "openai")
 
-__all__ = ["ENGINES", "Engine", "GenOut", "derive_seed",
+__all__ = ["ENGINES", "GUIDED_ENGINES", "Engine", "GenOut", "derive_seed",
            "load_engine", "vllm_available", "vllm_cpu_problem", "resolve_engine"]
 
 
@@ -72,11 +76,12 @@ def vllm_cpu_problem(model_dir: str | os.PathLike) -> str | None:
 
 def resolve_engine(engine: str, model_dir: str | os.PathLike | None = None) -> str:
     """The engine to use: "auto" is vLLM when it imports and can run the model, else
-    transformers (saying why on stderr when vLLM is installed but cannot run it)."""
+    transformers (saying why on stderr when vLLM is installed but cannot run it); "openai"
+    runs nothing here."""
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}",
                          field="engine")
-    if engine == "transformers":
+    if engine in ("transformers", "openai"):
         return engine
     if not vllm_available():
         if engine == "auto":
@@ -93,17 +98,26 @@ def resolve_engine(engine: str, model_dir: str | os.PathLike | None = None) -> s
 
 
 def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_model_len: int,
-                seed: int, **opts) -> Engine:
+                seed: int, base_url: str | None = None, **opts) -> Engine:
     """Load a checkpoint folder (weights, tokenizer with chat template) for generation.
 
     `opts` go to the engine: `batch_size` (rows per forward pass) and `threads` (torch CPU
     threads) for transformers; `max_num_batched_tokens`, `enforce_eager` and any other
-    `vllm.LLM` argument for vLLM (which schedules batches and threads itself)."""
+    `vllm.LLM` argument for vLLM (which schedules batches and threads itself);
+    `concurrency`, `max_retries` and `served_model` for openai, which sends the requests to
+    the server at `base_url` and reads only the folder's tokenizer and configs."""
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
                          field="dtype")
     check_model_folder(model_dir)  # a bad folder fails before the slow engine start
     kind = resolve_engine(engine, model_dir)
+    if kind == "openai":
+        if not base_url:
+            raise InputError("engine 'openai' needs the server's URL (eval.base_url, or "
+                             "--base-url)", field="base_url")
+        from bias_judge.evaluation.inference.openai_engine import OpenAIEngine
+        return OpenAIEngine(model_dir, base_url=base_url, dtype=dtype,
+                            max_model_len=max_model_len, seed=seed, **_openai_options(opts))
     if kind == "vllm":
         from bias_judge.evaluation.inference.vllm_engine import VLLMEngine
         return VLLMEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed,
@@ -111,3 +125,13 @@ def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_mo
     from bias_judge.evaluation.inference.hf_engine import TransformersEngine
     return TransformersEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed,
                               **opts)
+
+
+def _openai_options(opts: dict) -> dict:
+    """The openai engine's options, each required (params.yaml eval.engine_options)."""
+    out = {k: v for k, v in opts.items() if v is not None}
+    for key in ("concurrency", "max_retries"):
+        if key not in out:
+            raise InputError(f"engine 'openai' needs {key} (eval.engine_options.{key})",
+                             field=f"engine_options.{key}")
+    return out

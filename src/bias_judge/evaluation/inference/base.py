@@ -51,6 +51,13 @@ def _fold_system(conversation: Conversation) -> Conversation:
 def render_prompt_ids(tokenizer, conversation: Conversation) -> list[int]:
     """Prompt token ids through the model's own chat template, generation prompt added and
     any thinking mode off (the judge is run without thinking blocks)."""
+    return render_conversation(tokenizer, conversation)[1]
+
+
+def render_conversation(tokenizer, conversation: Conversation) -> tuple[Conversation, list[int]]:
+    """(the conversation as the template takes it, its prompt ids): the system turn folded
+    into the first user turn where the template refuses a system role. A server that applies
+    the template itself is sent that conversation."""
     from jinja2 import TemplateError
 
     def render(conv):
@@ -61,12 +68,12 @@ def render_prompt_ids(tokenizer, conversation: Conversation) -> list[int]:
 
     try:
         try:
-            return render(conversation)
+            return conversation, render(conversation)
         except TemplateError:
             folded = _fold_system(conversation)
             if folded is conversation:
                 raise
-            return render(folded)
+            return folded, render(folded)
     except TemplateError as exc:  # the sandbox's SecurityError among them: a hostile template
         raise InputError(f"the chat template fails to render ({type(exc).__name__}: {exc})",
                          file=str(getattr(tokenizer, "name_or_path", "") or "model"),
@@ -172,13 +179,8 @@ class Engine(ABC):
         requests, one per conversation, or None for the engine seed). Generation stops at an
         end-of-turn token or after max_new_tokens (or at max_model_len, whichever is first).
         `regex`: every generated text must match it (engines with `supports_regex` only)."""
-        if regex is not None and not self.supports_regex:
-            raise NotImplementedError(f"the {self.name} engine cannot constrain generation "
-                                      "to a regular expression")
-        if n < 1 or max_new_tokens < 1:
-            raise ValueError("n and max_new_tokens must be >= 1")
-        if temperature < 0:
-            raise ValueError("temperature must be >= 0")
+        self._check_request(temperature=temperature, max_new_tokens=max_new_tokens, n=n,
+                            regex=regex)
         if not conversations:
             return []
         prompts = [self.prompt_ids(c) for c in conversations]
@@ -188,6 +190,16 @@ class Engine(ABC):
         return self._generate_ids(prompts, temperature=float(temperature),
                                   max_new_tokens=int(max_new_tokens), n=int(n), seeds=seeds,
                                   **extra)
+
+    def _check_request(self, *, temperature: float, max_new_tokens: int, n: int,
+                       regex: str | None) -> None:
+        if regex is not None and not self.supports_regex:
+            raise NotImplementedError(f"the {self.name} engine cannot constrain generation "
+                                      "to a regular expression")
+        if n < 1 or max_new_tokens < 1:
+            raise ValueError("n and max_new_tokens must be >= 1")
+        if temperature < 0:
+            raise ValueError("temperature must be >= 0")
 
     @abstractmethod
     def _generate_ids(self, prompts: list[list[int]], *, temperature: float,

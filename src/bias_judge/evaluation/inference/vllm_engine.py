@@ -26,7 +26,11 @@ class VLLMEngine(Engine):
     def __init__(self, model_dir: str | os.PathLike, *, dtype: str, max_model_len: int,
                  seed: int,
                  max_num_batched_tokens: int | None = None, enforce_eager: bool = False,
-                 batch_size: int | None = None, threads: int | None = None, **opts):
+                 batch_size: int | None = None, threads: int | None = None,
+                 concurrency: int | None = None, max_retries: int | None = None, **opts):
+        # batch_size and threads are the transformers engine's, concurrency and max_retries
+        # the openai engine's (one engine_options section serves all three); the rest are
+        # vllm.LLM arguments.
         super().__init__(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed)
         os.environ.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_CPU_KVCACHE_GIB)
         # The judge-format regex (a bounded repetition) takes vLLM's grammar compiler a few

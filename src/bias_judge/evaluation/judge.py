@@ -1,0 +1,305 @@
+"""The trained judge applied to anyone's pairs (`bias-judge judge`, and any app that judges
+one pair at a time).
+
+    p = read_settings("params.yaml", {"eval": EvalSettings, "prompt": PromptSettings})
+    settings = JudgeSettings.from_params(p["eval"], p["prompt"].style, swap_check=True, samples=0)
+    engine = load_engine(model_dir, engine=p["eval"].engine, dtype=p["eval"].dtype,
+                         max_model_len=p["eval"].max_model_len, seed=settings.seed,
+                         base_url=p["eval"].base_url, **p["eval"].engine_options)
+    row = judge_pair(engine, {"question_text": ..., "answer_choices": [...],
+                              "response_a": {"text": ...}, "response_b": {"text": ...}}, settings)
+    row["verdict"], row["reasoning"], row["consistent"]   # schema judge_output, less `line`
+
+Each order is judged by one greedy reply, or with `samples` K by the majority of K replies at
+the sampling temperature (no strict plurality: TIE). With the swap check, the pair is also
+judged with the two responses exchanged, in the same engine batch, and that verdict is mapped
+back: when the orders agree that is the verdict; when they disagree the verdict is TIE and
+`consistent` is false — the position debiasing of FastChat/JudgeLM-style judges, reported in
+every row, never hidden. A prompt longer than the context is not truncated: its runs are
+recorded as `too_long` and its verdict comes from the other order, if any.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bias_judge.core.artifacts import Output, StageResult
+from bias_judge.core.errors import InputError
+from bias_judge.core.progress import bar, note
+from bias_judge.core.vocabulary import ORDERS, VERDICTS
+from bias_judge.data.prompt import (build_messages, guided_reply_regex, parse_verdict,
+                                    swap_reasoning, swap_verdict)
+from bias_judge.evaluation.inference.base import derive_seed
+from bias_judge.evaluation.settings import EvalSettings
+
+TOO_LONG = "too_long"
+UNPARSED = "unparsed"
+
+
+@dataclass(frozen=True)
+class JudgeSettings:
+    """How pairs are judged. The command fills it from params.yaml (`prompt.style` and the
+    `eval` section) and its options."""
+    prompt_style: str            # the style the checkpoint was trained with (prompt.style)
+    max_new_tokens: int
+    sample_temperature: float    # used with samples > 0
+    seed: int                    # each pair's sampling seeds derive from it and the pair
+    swap_check: bool             # judge both orders; disagreement -> TIE, consistent false
+    samples: int                 # 0: one greedy reply per order; K: majority of K samples
+    guided: bool                 # hold replies to the judge format (vLLM structured outputs)
+    batch_size: int              # conversations per engine call
+
+    @classmethod
+    def from_params(cls, s: EvalSettings, prompt_style: str, *, swap_check: bool, samples: int,
+                    guided: bool | None = None, max_new_tokens: int | None = None,
+                    batch_size: int | None = None) -> JudgeSettings:
+        """From the `eval` section and `prompt.style`; None keeps the section's value."""
+        return cls(prompt_style=prompt_style,
+                   max_new_tokens=max_new_tokens or s.max_new_tokens,
+                   sample_temperature=s.sample_temperature, seed=s.seed, swap_check=swap_check,
+                   samples=samples, guided=s.guided if guided is None else guided,
+                   batch_size=batch_size or s.batch_size)
+
+    def __post_init__(self):
+        if self.samples < 0:
+            raise InputError(f"samples must be >= 0, got {self.samples}", field="samples")
+        if self.samples and not self.sample_temperature > 0:
+            raise InputError("samples need a sampling temperature above 0",
+                             field="eval.sample_temperature")
+
+
+def pair_seed(seed: int, pair: dict, order: str) -> int:
+    """The sampling seed of one order of one pair: fixed by the run seed and the pair's own
+    text, so a pair's samples do not depend on the other pairs or the input order."""
+    content = json.dumps([pair["question_text"], pair.get("answer_choices"),
+                          pair["response_a"]["text"], pair["response_b"]["text"]],
+                         sort_keys=True, ensure_ascii=False)
+    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
+    return derive_seed("judge-samples", seed, digest, order) % (2**31 - 1)
+
+
+def majority(verdicts: Sequence[str | None]) -> str | None:
+    """The strict plurality of the parsed verdicts; TIE when two verdicts share the top count;
+    None when nothing parsed."""
+    counts = Counter(v for v in verdicts if v is not None).most_common()
+    if not counts:
+        return None
+    if len(counts) > 1 and counts[0][1] == counts[1][1]:
+        return "TIE"
+    return counts[0][0]
+
+
+def combine(original: str | None, swapped: str | None,
+            swap_check: bool) -> tuple[str | None, bool | None]:
+    """(verdict, consistent) from each order's verdict, both in the input's order."""
+    if not swap_check:
+        return original, None
+    if original is None or swapped is None:
+        return (original if swapped is None else swapped), None
+    if original == swapped:
+        return original, True
+    return "TIE", False
+
+
+def _engine_settings(engine) -> dict:
+    out = {"engine": engine.name, "dtype": engine.dtype,
+           "model": None if getattr(engine, "model_dir", None) is None else str(engine.model_dir)}
+    if getattr(engine, "base_url", None):
+        out["base_url"], out["served_model"] = engine.base_url, engine.model
+    return out
+
+
+@dataclass
+class JudgeReport:
+    rows: list[dict]
+    too_long: int = 0              # prompts (of either order) over the context
+    parse_failures: int = 0        # generated replies without a verdict
+    cut_at_length: int = 0
+    generated_tokens: int = 0
+
+    def summary(self) -> dict:
+        verdicts = Counter(str(r["verdict"]) for r in self.rows)
+        consistent = Counter(str(r["consistent"]).lower() for r in self.rows)
+        return {"pairs": len(self.rows),
+                "verdicts": {v: verdicts.get(v, 0) for v in (*VERDICTS, "None")},
+                "consistent": {k: consistent.get(k, 0) for k in ("true", "false", "none")},
+                "prompts_too_long": self.too_long, "parse_failures": self.parse_failures,
+                "cut_at_length": self.cut_at_length, "generated_tokens": self.generated_tokens}
+
+
+def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
+                desc: str = "judge") -> JudgeReport:
+    """Judge every pair; rows come back in input order (schema judge_output, less `line`)."""
+    if s.guided and not getattr(engine, "supports_regex", False):
+        raise InputError(f"guided decoding needs an engine that holds replies to a regular "
+                         f"expression (vllm, or openai against a vLLM server); the "
+                         f"{engine.name} engine cannot", field="guided")
+    orders = ORDERS if s.swap_check else ORDERS[:1]
+    sampled = s.samples > 0
+    temperature = s.sample_temperature if sampled else 0.0
+    n = s.samples if sampled else 1
+    constraint = {"regex": guided_reply_regex(s.max_new_tokens)} if s.guided else {}
+
+    jobs: list[tuple[int, str]] = []
+    prompts: dict[tuple[int, str], list[dict]] = {}
+    skipped: set[tuple[int, str]] = set()
+    for i, pair in enumerate(pairs):
+        for order in orders:
+            messages = build_messages(pair, swapped=order == "swapped", style=s.prompt_style)
+            prompts[i, order] = messages
+            if engine.count_prompt_tokens(messages) < engine.max_model_len:
+                jobs.append((i, order))
+            else:
+                skipped.add((i, order))
+
+    replies: dict[tuple[int, str], list] = {}
+    seeds = {key: pair_seed(s.seed, pairs[key[0]], key[1]) for key in jobs} if sampled else {}
+    size = max(1, s.batch_size)
+    with bar(total=len(jobs), desc=desc, unit="prompt") as progress:
+        for start in range(0, len(jobs), size):
+            chunk = jobs[start:start + size]
+            outs = engine.generate([prompts[key] for key in chunk], temperature=temperature,
+                                   max_new_tokens=s.max_new_tokens, n=n,
+                                   seed=[seeds[key] for key in chunk] if sampled else None,
+                                   **constraint)
+            for key, out in zip(chunk, outs):
+                if len(out) != n:
+                    raise RuntimeError(f"engine returned {len(out)} replies, asked for {n}")
+                replies[key] = out
+            progress.update(len(chunk))
+
+    report = JudgeReport(rows=[], too_long=len(skipped))
+    base = {**_engine_settings(engine), "prompt_style": s.prompt_style,
+            "swap_check": s.swap_check, "samples": s.samples, "temperature": temperature,
+            "seed": s.seed, "max_new_tokens": s.max_new_tokens, "guided": s.guided}
+    for i, pair in enumerate(pairs):
+        runs, order_verdicts, votes = [], {}, {}
+        for order in orders:
+            order_runs = _runs(order, replies.get((i, order)), seeds.get((i, order)), sampled)
+            runs += order_runs
+            order_verdicts[order] = majority([r["verdict"] for r in order_runs]) \
+                if (i, order) not in skipped else None
+            if sampled:
+                counted = Counter(r["verdict"] or UNPARSED for r in order_runs
+                                  if r["finish_reason"] != TOO_LONG)
+                votes[order] = {k: counted.get(k, 0) for k in (*VERDICTS, UNPARSED)}
+            for r in order_runs:
+                if r["finish_reason"] == TOO_LONG:
+                    continue
+                report.parse_failures += r["verdict"] is None
+                report.cut_at_length += r["finish_reason"] == "length"
+                report.generated_tokens += r["num_tokens"]
+        verdict, consistent = combine(order_verdicts["original"], order_verdicts.get("swapped"),
+                                      s.swap_check)
+        row = {"verdict": verdict, "reasoning": _reasoning(runs, verdict),
+               "consistent": consistent, "order_verdicts": order_verdicts, "runs": runs,
+               "settings": base}
+        if sampled:
+            row["votes"] = votes
+        if pair.get("pair_id"):
+            row["pair_id"] = pair["pair_id"]
+        report.rows.append(row)
+    return report
+
+
+def _runs(order: str, outs, seed: int | None, sampled: bool) -> list[dict]:
+    if outs is None:  # the prompt did not fit the context
+        return [{"order": order, "sample": None, "seed": None, "raw_output": "",
+                 "verdict_as_seen": None, "verdict": None, "finish_reason": TOO_LONG,
+                 "num_tokens": 0}]
+    runs = []
+    for k, out in enumerate(outs):
+        seen = parse_verdict(out.text)[1]
+        mapped = swap_verdict(seen) if seen is not None and order == "swapped" else seen
+        runs.append({"order": order, "sample": k if sampled else None,
+                     "seed": seed if sampled else None, "raw_output": out.text,
+                     "verdict_as_seen": seen, "verdict": mapped,
+                     "finish_reason": out.finish_reason, "num_tokens": out.num_tokens})
+    return runs
+
+
+def _reasoning(runs: list[dict], verdict: str | None) -> str | None:
+    """The explanation of the first reply (original order first) whose verdict is the final
+    one, else of the first parsed reply; a swapped-order reply's Response A/B mentions are
+    exchanged back so that they name the input's responses."""
+    parsed = [r for r in runs if r["verdict"] is not None]
+    pick = next((r for r in parsed if r["verdict"] == verdict), parsed[0] if parsed else None)
+    if pick is None:
+        return None
+    text = parse_verdict(pick["raw_output"])[0]
+    return swap_reasoning(text) if pick["order"] == "swapped" else text
+
+
+def judge_pair(engine, pair: dict, s: JudgeSettings) -> dict:
+    """One pair's row (an app's single request)."""
+    from bias_judge.core.schema import first_error, validator_for
+
+    err = first_error(validator_for("judge_input"), pair)
+    if err is not None:
+        raise InputError(err[1], field=err[0])
+    return judge_pairs(engine, [pair], s, desc="judge").rows[0]
+
+
+def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
+               model_dir: str | os.PathLike, engine: str, dtype: str, max_model_len: int,
+               engine_options: dict, base_url: str | None, settings: JudgeSettings) -> StageResult:
+    """Read and check the pairs (schema judge_input) and the model folder before the engine
+    starts; judge them; return the rows (schema judge_output) for one atomic write."""
+    from bias_judge.core.jsonio import iter_jsonl
+    from bias_judge.evaluation.inference import GUIDED_ENGINES, load_engine, resolve_engine
+    from bias_judge.models.folder import check_model_folder
+
+    lines, pairs = [], []
+    for line, pair in iter_jsonl(pairs_path, schema="judge_input"):
+        lines.append(line)
+        pairs.append(pair)
+    if not pairs:
+        raise InputError("no pairs to judge", file=str(pairs_path))
+    check_model_folder(model_dir)
+    if settings.guided and resolve_engine(engine, model_dir) not in GUIDED_ENGINES:
+        raise InputError("guided decoding needs the vllm engine or a vLLM server (--base-url); "
+                         "the transformers engine cannot hold replies to the judge format",
+                         field="guided")
+    started = time.monotonic()
+    eng = load_engine(model_dir, engine=engine, dtype=dtype, max_model_len=max_model_len,
+                      seed=settings.seed, base_url=base_url, batch_size=settings.batch_size,
+                      **engine_options)
+    loaded = time.monotonic() - started
+    note(f"judge: {eng.name} engine ({getattr(eng, 'base_url', None) or eng.dtype}), "
+         f"ready in {loaded:.0f} s")
+    try:
+        t0 = time.monotonic()
+        report = judge_pairs(eng, pairs, settings)
+        seconds = time.monotonic() - t0
+    finally:
+        eng.close()
+    rows = [{"line": line, **row} for line, row in zip(lines, report.rows)]
+    summary = report.summary()
+    warnings = []
+    if report.too_long:
+        first = next(r["line"] for r in rows
+                     if any(run["finish_reason"] == TOO_LONG for run in r["runs"]))
+        warnings.append(f"{report.too_long} prompt(s) longer than max_model_len were not "
+                        f"generated (first: line {first}); their verdict comes from the other "
+                        "order, if any")
+    rate = len(pairs) / seconds if seconds > 0 else math.inf
+    counts = ", ".join(f"{k} {v}" for k, v in summary["verdicts"].items() if v)
+    checked = (f", {summary['consistent']['false']} inconsistent under the swap check"
+               if settings.swap_check else "")
+    return StageResult(
+        outputs=[Output(Path(out_path), rows, "judge_output", jsonl=True)],
+        warnings=warnings,
+        summary=(f"{len(pairs)} pairs ({counts}){checked}, {summary['parse_failures']} "
+                 f"unparsed replies, {seconds:.0f} s ({rate:.2f} pairs/s) -> {out_path}"))
+
+
+__all__ = ["JudgeReport", "JudgeSettings", "combine", "judge_file", "judge_pair", "judge_pairs",
+           "majority", "pair_seed"]
