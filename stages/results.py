@@ -32,6 +32,12 @@ def _run(args: list[str]) -> str:
     return proc.stdout
 
 
+def _show(rev: str, path: str) -> str | None:
+    """A file at a commit, or None where that commit has no such file."""
+    proc = subprocess.run(["git", "show", f"{rev}:{path}"], capture_output=True, text=True)
+    return proc.stdout if proc.returncode == 0 else None
+
+
 @click.group("results", help="The experiment record and the results page generated from it.")
 def group() -> None:
     pass
@@ -48,14 +54,16 @@ def record(out: str) -> None:
     from bias_judge.core.jsonio import write_json
 
     shown = json.loads(_run(["dvc", "exp", "show", "--json", "--all-commits"]) or "[]")
-    locks = {}
+    locks, details = {}, {}
     for baseline in shown:
         for group_ in baseline.get("experiments") or []:
             for run in group_.get("revs") or []:
-                if results.is_commit(run.get("rev")):  # a running experiment shows "workspace"
-                    locks[run["rev"]] = yaml.safe_load(
-                        _run(["git", "show", f"{run['rev']}:dvc.lock"]))
-    experiments = results.from_exp_show(shown, locks)
+                rev = run.get("rev")
+                if results.is_commit(rev):  # a running experiment shows "workspace"
+                    locks[rev] = yaml.safe_load(_run(["git", "show", f"{rev}:dvc.lock"]))
+                    details[rev] = {path: json.loads(text) for path in results.DETAIL_FILES
+                                    if (text := _show(rev, path)) is not None}
+    experiments = results.from_exp_show(shown, locks, details)
     write_json(out, results.to_record(experiments))
     click.echo(f"recorded {len(experiments)} experiments -> {out}", err=True)
 

@@ -90,6 +90,23 @@ def test_record_round_trip_and_exp_show_parsing():
         results.render(exps, set_name="holdout", command="c")
 
 
+def test_detail_files_read_from_the_commit_fill_in_what_dvc_does_not_list():
+    """Only metrics/summary.json is a declared DVC metric: the eval and train details come
+    from the experiment's commit, and what DVC does list wins where both have a file."""
+    shown = [{"rev": "abc", "name": "main", "experiments": [{"revs": [
+        {"rev": "e1" * 20, "name": "one", "error": None, "data": {
+            "params": {"params.yaml": {"data": {}}},
+            "metrics": {"metrics/summary.json": {"data": {"sft": {}}},
+                        "metrics/train_sft.json": {"data": {"rows": 8}}}}}]}]}]
+    details = {"e1" * 20: {"metrics/eval_sft.json": eval_doc(0.42),
+                           "metrics/train_sft.json": {"rows": 999}}}
+    (exp,) = results.from_exp_show(shown, {}, details)
+    assert exp.eval_set("sft", "holdout")["kappa_in_dist"]["value"] == 0.42
+    assert exp.train("sft") == {"rows": 8}
+    (bare,) = results.from_exp_show(shown, {})
+    assert bare.eval_set("sft", "holdout") is None
+
+
 def test_committed_results_page_regenerates_byte_for_byte(cli, tmp_path):
     record, page = REPO / "docs/experiments.json", REPO / "docs/results.md"
     assert record.is_file() and page.is_file(), "run `bias-judge results record` then `render`"

@@ -70,9 +70,19 @@ def is_commit(rev) -> bool:
     return isinstance(rev, str) and len(rev) == 40 and all(c in "0123456789abcdef" for c in rev)
 
 
-def from_exp_show(exp_show: list[dict], locks: dict[str, dict]) -> list[Experiment]:
+# The per-checkpoint details the page reads. They are git-tracked but not declared as DVC
+# metrics (only the summary is, so that `dvc metrics diff` stays readable), so `dvc exp show`
+# does not list them: the recorder reads them from each experiment's commit.
+DETAIL_FILES = tuple([f"metrics/eval_{c}.json" for c in ("base", "sft", "dpo")]
+                     + [f"metrics/train_{s}.json" for s in ("sft", "dpo")])
+
+
+def from_exp_show(exp_show: list[dict], locks: dict[str, dict],
+                  details: dict[str, dict] | None = None) -> list[Experiment]:
     """The named experiments of a `dvc exp show --json` listing (baselines and the workspace
-    are left out), each with the lock hashes of its commit (`locks`: rev -> parsed dvc.lock)."""
+    are left out), each with the lock hashes of its commit (`locks`: rev -> parsed dvc.lock)
+    and the detail files of that commit (`details`: rev -> {path: content}) beside the
+    metrics DVC showed."""
     found = []
     for baseline in exp_show:
         for group in baseline.get("experiments") or []:
@@ -83,8 +93,9 @@ def from_exp_show(exp_show: list[dict], locks: dict[str, dict]) -> list[Experime
                         or data.get("status") not in (None, "Success")):
                     continue
                 params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
-                metrics = {path: (m or {}).get("data") or {}
-                           for path, m in (data.get("metrics") or {}).items()}
+                metrics = {**(details or {}).get(run["rev"], {}),
+                           **{path: (m or {}).get("data") or {}
+                              for path, m in (data.get("metrics") or {}).items()}}
                 found.append(Experiment(name=name, rev=run["rev"], params=params,
                                         metrics=metrics,
                                         lock=lock_hashes(locks.get(run["rev"]) or {})))
