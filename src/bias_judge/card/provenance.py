@@ -20,7 +20,7 @@ from bias_judge.data import fetch_bbq, fetch_pairs
 # project's licence, BBQ under CC-BY-4.0, the published pairs under Apache-2.0 (SPEC §11).
 EMBEDDED_LICENSE = "apache-2.0"
 BBQ_LICENSE = "cc-by-4.0"
-PUBLISHED_PAIRS_LICENSE = "apache-2.0"
+HUB_PAIRS_LICENSE = "apache-2.0"
 
 BBQ_URL = f"https://github.com/{fetch_bbq.BBQ_REPO}"
 
@@ -111,7 +111,7 @@ def data_source(bbq_meta: dict | None, pairs_meta: dict | None, ctx: DataContext
                 f"`{published}` of the published dataset [`{ds}`](https://huggingface.co/datasets/{ds}): "
                 f"BBQ questions answered by four open 7-8B chat models (Llama 3 / 3.1 8B, Mistral 7B, "
                 f"Qwen 2.5 7B), paired into the five buckets."],
-                dataset_ids=[ds], license=PUBLISHED_PAIRS_LICENSE)
+                dataset_ids=[ds], license=HUB_PAIRS_LICENSE)
         return DataSource("imported", [
             f"**Pairs:** imported from `{fmt_str(public_text(name))}` ({checksum}); the file "
             f"matches no pinned published file, so where its questions and responses came from "
