@@ -264,9 +264,13 @@ def test_interrupted_sft_resumes_from_last_checkpoint(work, tmp_path):
 
     # Resumed at the last step (killed while writing outputs): nothing to train, and the
     # summary still reports the whole run's time and throughput.
+    from bias_judge.models.callbacks import prior_seconds
+
+    trained = prior_seconds(ckpts / "checkpoint-6")  # the whole training, as checkpointed
+    assert trained > 0
     done = train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path))
     assert done["resumed_from_step"] == 6 and done["steps"] == 6
-    assert done["wall_time_s"] >= summary["wall_time_s"] * 0.99 and done["tokens_per_s"] > 0
+    assert done["wall_time_s"] >= trained and done["tokens_per_s"] > 0
 
     # An incomplete checkpoint (no marker) is never resumed from; other params start over.
     (ckpts / "checkpoint-6" / "COMPLETE").unlink()
