@@ -109,6 +109,141 @@ def test_demo_command_refuses_a_bad_folder_in_one_line(cli, tmp_path):
     assert res.exit_code == 2 and "--base-url" in res.output
 
 
+# --- the Space ---------------------------------------------------------------------------
+
+REPO = Path(__file__).resolve().parents[1]
+SPACE = "someone/bias-judge-demo"
+
+
+def publish_space(cli, params, *extra):
+    return cli("publish", "--space", "--repo", SPACE, "--params", params, *extra)
+
+
+def render(tmp_path, repo_ids):
+    from bias_judge.demo.space import render_space
+
+    out = tmp_path / "space"
+    render_space(out, checkpoint="dpo", repo_ids=repo_ids, settings=GREEDY, dtype="float32",
+                 max_model_len=2048)
+    return out
+
+
+def front_matter(readme: Path) -> dict:
+    import yaml
+
+    text = readme.read_text(encoding="utf-8")
+    assert text.startswith("---\n")
+    return yaml.safe_load(text.split("---\n", 2)[1])
+
+
+def test_publish_dry_run_lists_the_space_and_a_placeholder_model_is_never_shown(cli, tmp_path):
+    params = write_params(tmp_path / "params.yaml")  # card.repo_ids: your-hf-name/... placeholders
+    res = publish_space(cli, params)
+    assert res.exit_code == 0, res.output
+    out = res.stdout
+    assert out.startswith(f"dry run, nothing sent: the demo Space of the dpo checkpoint -> "
+                          f"https://huggingface.co/spaces/{SPACE}")
+    for name in ("README.md", "app.py", "requirements.txt", "space.json",
+                 "bias_judge/evaluation/judge.py", "bias_judge/demo/app.py",
+                 "bias_judge/schemas/judge_input.schema.json"):
+        assert f"  {name} " in out
+    assert "warning: card.repo_ids.dpo is the placeholder" in out
+    space = render(tmp_path, {"dpo": "your-hf-name/bias-judge"})
+    assert "your-hf-name" not in (space / "README.md").read_text()
+    assert "models" not in front_matter(space / "README.md")
+    assert json.loads((space / "space.json").read_text())["model"] is None
+    # ... and a real upload of it is refused before anything is rendered or sent.
+    res = publish_space(cli, params, "--no-dry-run")
+    assert res.exit_code == 2 and "card.repo_ids.dpo" in res.output
+
+
+def test_the_space_front_matter_settings_and_requirements(tmp_path):
+    import tomllib
+
+    space = render(tmp_path, {"dpo": "someone/bias-judge"})
+    meta = front_matter(space / "README.md")
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    pin = next(r.split("==")[1] for r in extras["demo"] if r.startswith("gradio=="))
+    assert meta["sdk"] == "gradio" and str(meta["sdk_version"]) == pin
+    assert (space / meta["app_file"]).is_file() and meta["models"] == ["someone/bias-judge"]
+    config = json.loads((space / "space.json").read_text())
+    assert config["model"] == "someone/bias-judge" and config["judge"] == GREEDY.__dict__
+    reqs = (space / "requirements.txt").read_text().split()
+    names = {r.split("==")[0].lower() for r in reqs}
+    assert {"torch", "transformers", "huggingface_hub"} <= names
+    assert not names & {"gradio", "vllm", "openai"}  # the Space's own Gradio; no other engine
+    assert all("==" in r and "+" not in r for r in reqs)
+
+
+def test_the_space_folder_runs_its_own_copy_of_the_judge(tmp_path):
+    """The copied modules are enough: in the Space folder, the app's modules import from the
+    folder, read its space.json and judge a pair (a scripted engine stands in for the model)."""
+    space = render(tmp_path, {"dpo": "someone/bias-judge"})
+    script = """
+import json, bias_judge.demo.hub as hub, bias_judge.evaluation.judge as judge
+from pathlib import Path
+from bias_judge.demo.app import Demo
+from bias_judge.evaluation.inference import GenOut
+here = Path.cwd().resolve()
+assert Path(hub.__file__).resolve().is_relative_to(here), hub.__file__
+assert Path(judge.__file__).resolve().is_relative_to(here), judge.__file__
+config = hub.load_config(here)
+class Engine:
+    name, dtype, max_model_len, supports_regex = "scripted", "float32", 1000, False
+    def count_prompt_tokens(self, conversation): return 10
+    def generate(self, conversations, **kw):
+        return [[GenOut("<reasoning>r</reasoning><verdict>A</verdict>", "stop", 3)]
+                for _ in conversations]
+shown = Demo(Engine(), judge.JudgeSettings(**config["judge"])).judge(
+    "Who?", "x", "y", "z", "first", "second")
+print(json.dumps([shown.verdict, shown.row["consistent"]]))
+"""
+    done = subprocess.run([sys.executable, "-c", script], cwd=space, capture_output=True,
+                          text=True, timeout=120, env={**os.environ, "PYTHONPATH": ""})
+    assert done.returncode == 0, done.stderr
+    # Both orders say A as seen: position bias, so the swap check gives TIE.
+    assert json.loads(done.stdout.splitlines()[-1]) == ["TIE", False]
+
+
+def test_publish_space_uploads_the_folder_as_a_gradio_space(cli, tmp_path, monkeypatch):
+    import huggingface_hub
+
+    sent = {}
+
+    class Api:
+        def __init__(self, token=None, **_):
+            pass
+
+        def create_repo(self, repo_id, **kwargs):
+            sent["create"] = (repo_id, kwargs)
+
+        def upload_folder(self, *, repo_id, folder_path, **kwargs):
+            root = Path(folder_path)
+            sent["files"] = {p.relative_to(root).as_posix(): p.read_bytes()
+                             for p in root.rglob("*") if p.is_file()}
+            sent["upload"] = kwargs
+
+            class Info:
+                commit_url = f"https://huggingface.co/spaces/{repo_id}/commit/1"
+            return Info()
+
+    monkeypatch.setattr(huggingface_hub, "HfApi", Api)
+    monkeypatch.setenv("HF_TOKEN", "hf_secret_for_the_test")
+    params = write_params(tmp_path / "params.yaml",
+                          card={"repo_ids": {"dpo": "someone/bias-judge", "sft": "someone/s",
+                                             "dataset": "someone/d"}})
+    res = publish_space(cli, params, "--no-dry-run")
+    assert res.exit_code == 0, res.output
+    assert sent["create"][0] == SPACE
+    assert sent["create"][1]["repo_type"] == "space" and sent["create"][1]["space_sdk"] == "gradio"
+    assert sent["upload"]["repo_type"] == "space"
+    assert b"models:\n  - someone/bias-judge" in sent["files"]["README.md"]
+    assert sent["files"]["bias_judge/evaluation/judge.py"] == \
+        (REPO / "src/bias_judge/evaluation/judge.py").read_bytes()
+    assert "hf_secret_for_the_test" not in res.output
+
+
 # --- the page in a real browser ---------------------------------------------------------
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
