@@ -3,11 +3,12 @@
 
     engine = load_engine(model_dir, ...)                 # once, when the app starts
     app = build_app(Demo(engine, settings), model=str(model_dir))
-    app.launch(server_name="127.0.0.1", server_port=7860)
+    serve(app, host="127.0.0.1", port=7860)              # or run_demo(model_dir, ...): all three
 
 The page judges through `judge_pair` with the settings `bias-judge judge` uses, so a pair
-gets here the verdict the command writes for it. Gradio is imported only by `build_app`: the
-rest of the module (what the form becomes, what the page shows) needs no web stack.
+gets here the verdict the command writes for it. Gradio is imported only by `build_app` and
+`serve`: the rest of the module (what the form becomes, what the page shows) needs no web
+stack.
 """
 
 from __future__ import annotations
@@ -183,10 +184,10 @@ def serve(app, *, host: str | None, port: int | None, block: bool = True):
 
 def run_demo(model_dir, *, engine: str, dtype: str, max_model_len: int, engine_options: dict,
              base_url: str | None, settings: JudgeSettings, host: str | None, port: int | None,
-             published: str | None = None, block: bool = True):
-    """Check the folder, load the engine once, and serve the page on host:port. Everything
-    that can be refused (no Gradio, a bad folder, guided decoding on transformers) is refused
-    before the model loads."""
+             published: str | None = None) -> None:
+    """Check the folder, load the engine once, and serve the page on host:port until
+    interrupted. Everything that can be refused (no Gradio, a bad folder, guided decoding on
+    transformers) is refused before the model loads."""
     import time
 
     from bias_judge.core.progress import note
@@ -206,11 +207,10 @@ def run_demo(model_dir, *, engine: str, dtype: str, max_model_len: int, engine_o
     note(f"demo: {eng.name} engine ({getattr(eng, 'base_url', None) or eng.dtype}) ready in "
          f"{time.monotonic() - started:.1f} s")
     try:
-        app = build_app(Demo(eng, settings), model=str(model_dir), published=published)
-        return serve(app, host=host, port=port, block=block)
+        serve(build_app(Demo(eng, settings), model=str(model_dir), published=published),
+              host=host, port=port)
     finally:
-        if block:
-            eng.close()
+        eng.close()
 
 
 def gradio_problem() -> str | None:
