@@ -27,6 +27,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "command"),
     "metrics": ("metrics", "command"),
     "judge": ("judge", "command"),
+    "demo": ("demo", "command"),
     "card": ("card", "group"),
     "publish": ("publish", "command"),
     "data": ("data", "group"),

@@ -75,26 +75,13 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 def command(model_dir, pairs_path, out_path, swap_check, samples, base_url, served_model,
             engine, dtype, guided, prompt_style, max_new_tokens, batch_size, concurrency,
             max_retries, params_path):
-    from bias_judge.core.errors import InputError
-    from bias_judge.evaluation.judge import JudgeSettings, judge_file
+    from bias_judge.evaluation.judge import JudgeSettings, choose_engine, judge_file
 
     p = read_settings(params_path, PARAMS)
     s: EvalSettings = p["eval"]
-    if base_url is not None and engine not in (None, "openai"):
-        raise InputError(f"--base-url sends requests to a server; --engine {engine} runs the "
-                         "model here (leave one out)", field="engine")
-    engine = engine or ("openai" if base_url else s.engine)
-    if engine == "openai":
-        base_url = base_url or s.base_url
-    options = dict(s.engine_options)
-    for key, value in (("concurrency", concurrency), ("max_retries", max_retries)):
-        if value is not None:
-            options[key] = value
-    if served_model is not None:
-        if engine != "openai":
-            raise InputError("--served-model names a model on a server (--base-url)",
-                             field="served_model")
-        options["served_model"] = served_model
+    engine, base_url, options = choose_engine(s, engine=engine, base_url=base_url,
+                                              served_model=served_model,
+                                              concurrency=concurrency, max_retries=max_retries)
     settings = JudgeSettings.from_params(s, prompt_style or p["prompt"].style,
                                          swap_check=swap_check, samples=samples, guided=guided,
                                          max_new_tokens=max_new_tokens, batch_size=batch_size)

@@ -1,5 +1,6 @@
-"""`bias-judge publish`: push a released checkpoint (merged weights) and its card, or the
-pipeline's data and its dataset card (`--dataset`), to the Hub.
+"""`bias-judge publish`: push a released checkpoint (merged weights) and its card, the
+pipeline's data and its dataset card (`--dataset`), or the demo page of a checkpoint as a
+Gradio Space (`--space`), to the Hub.
 
 A dry run (the default) lists what would be sent and validates the card, without network or
 token. The real upload refuses placeholder repo ids (on the command line or in the params'
@@ -13,18 +14,25 @@ import sys
 import click
 
 from bias_judge.core.vocabulary import RELEASED
+from bias_judge.data.prompt import PromptSettings
+from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.stages.common import one_line_errors, params_option, read_settings
 
-PARAMS = {"card.repo_ids": dict}
+# The Space judges with the settings `bias-judge judge` takes from the same sections.
+PARAMS = {"card.repo_ids": dict, "eval": EvalSettings, "prompt": PromptSettings}
 
 
 @click.command("publish")
 @click.option("--repo", "repo_id", required=True, help="Hub repo id, owner/name.")
 @click.option("--checkpoint", type=click.Choice(RELEASED), default=None,
-              help="Which released checkpoint to publish.")
+              help="Which released checkpoint to publish (with --space: the one the Space "
+                   "loads, from card.repo_ids; default dpo).")
 @click.option("--dataset", "dataset", is_flag=True,
               help="Publish the data (pairs, eval split, labels, SFT/DPO rows) with the dataset "
                    "card instead of a checkpoint.")
+@click.option("--space", "space", is_flag=True,
+              help="Publish the demo page (`bias-judge demo`) as a Gradio Space that loads the "
+                   "checkpoint's published repo (card.repo_ids).")
 @click.option("--models-dir", default="models", show_default=True, type=click.Path(file_okay=False),
               help="The merged weights are read from MODELS_DIR/<checkpoint>/merged.")
 @click.option("--data-dir", default="data", show_default=True, type=click.Path(file_okay=False),
@@ -37,15 +45,18 @@ PARAMS = {"card.repo_ids": dict}
 @click.option("--private", is_flag=True, help="Create the repo as private (if it does not exist).")
 @params_option
 @one_line_errors
-def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, dry_run, private,
-            params_path):
-    """Upload a merged checkpoint and its model card, or the data and its dataset card, to
-    the Hugging Face Hub."""
+def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir, dry_run,
+            private, params_path):
+    """Upload a merged checkpoint and its model card, the data and its dataset card, or the
+    demo page as a Space, to the Hugging Face Hub."""
     from pathlib import Path
 
-    from bias_judge.card.publish import (PublishError, describe, plan_dataset_upload,
-                                         plan_upload, refuse_placeholders, upload)
+    from bias_judge.card.publish import plan_dataset_upload, plan_upload, refuse_placeholders
 
+    if space:
+        if dataset:
+            raise click.UsageError("give one of --space and --dataset")
+        return _space(repo_id, checkpoint or "dpo", dry_run, private, params_path)
     if dataset == (checkpoint is not None):
         raise click.UsageError("give exactly one of --checkpoint and --dataset")
     what = "dataset" if dataset else checkpoint
@@ -57,6 +68,12 @@ def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, dry_ru
     else:
         plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
                            Path(card_dir) / checkpoint / "README.md")
+    _send(plan, dry_run, private)
+
+
+def _send(plan, dry_run, private):
+    from bias_judge.card.publish import PublishError, describe, upload
+
     for line in describe(plan, dry_run=dry_run):
         click.echo(line)
     if dry_run:
@@ -67,3 +84,23 @@ def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, dry_ru
         click.echo(f"error: upload failed: {exc}", err=True)
         sys.exit(1)
     click.echo(f"published: {url}")
+
+
+def _space(repo_id, checkpoint, dry_run, private, params_path):
+    """The Space is rendered into a temporary folder and sent from there."""
+    import tempfile
+
+    from bias_judge.card.publish import refuse_placeholders
+    from bias_judge.demo.space import plan_space_upload
+    from bias_judge.evaluation.judge import JudgeSettings
+
+    p = read_settings(params_path, PARAMS)
+    if not dry_run:
+        refuse_placeholders(repo_id, p["card.repo_ids"], checkpoint, params_file=params_path)
+    s: EvalSettings = p["eval"]
+    settings = JudgeSettings.from_params(s, p["prompt"].style, swap_check=True, samples=0)
+    with tempfile.TemporaryDirectory(prefix="bias-judge-space-") as out:
+        plan = plan_space_upload(repo_id, out, checkpoint=checkpoint,
+                                 repo_ids=p["card.repo_ids"], settings=settings,
+                                 dtype=s.dtype, max_model_len=s.max_model_len)
+        _send(plan, dry_run, private)

@@ -44,7 +44,7 @@ class UploadPlan:
     card_metrics: int
     files: tuple[UploadFile, ...]
     warnings: tuple[str, ...]
-    repo_type: str = "model"     # model | dataset
+    repo_type: str = "model"     # model | dataset | space
 
     @property
     def total_bytes(self) -> int:
@@ -199,7 +199,7 @@ def plan_dataset_upload(repo_id: str, data_dir: str | os.PathLike,
 
 
 def repo_url(plan: UploadPlan) -> str:
-    prefix = "datasets/" if plan.repo_type == "dataset" else ""
+    prefix = {"dataset": "datasets/", "space": "spaces/"}.get(plan.repo_type, "")
     return f"https://huggingface.co/{prefix}{plan.repo_id}"
 
 
@@ -207,10 +207,15 @@ def describe(plan: UploadPlan, *, dry_run: bool) -> list[str]:
     head = "dry run, nothing sent" if dry_run else "uploading"
     if plan.repo_type == "dataset":
         what, checked = "the pipeline's data", f"{plan.card_metrics} configs"
+    elif plan.repo_type == "space":
+        what = f"the demo Space of the {plan.checkpoint} checkpoint"
+        checked = None
     else:
         what, checked = f"{plan.checkpoint} checkpoint", f"{plan.card_metrics} model-index metrics"
     lines = [f"{head}: {what} -> {repo_url(plan)}",
-             f"card: {plan.card} (validated, {checked}) -> README.md",
+             f"card: {plan.card} (validated, {checked}) -> README.md" if checked else
+             f"card: {plan.card} (Space front matter; the app runs {plan.card_metrics} "
+             f"library modules copied beside it) -> README.md",
              f"files from {plan.folder}:"]
     width = max(len(f.path_in_repo) for f in plan.files)
     lines += [f"  {f.path_in_repo.ljust(width)}  {human_size(f.size):>10}" for f in plan.files]
@@ -251,10 +256,12 @@ def upload(plan: UploadPlan, *, private: bool = False, api=None) -> str:
                                  "files are published", file=str(source))
             os.symlink(os.path.abspath(source), target)
         try:
+            sdk = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}
             api.create_repo(plan.repo_id, repo_type=plan.repo_type, private=private,
-                            exist_ok=True, token=token)
-            message = ("Upload the pipeline's data and its dataset card" if plan.repo_type == "dataset"
-                       else f"Upload the {plan.checkpoint} checkpoint and its model card")
+                            exist_ok=True, token=token, **sdk)
+            message = {"dataset": "Upload the pipeline's data and its dataset card",
+                       "space": f"Upload the demo page of the {plan.checkpoint} checkpoint"}.get(
+                plan.repo_type, f"Upload the {plan.checkpoint} checkpoint and its model card")
             info = api.upload_folder(
                 repo_id=plan.repo_id, repo_type=plan.repo_type, folder_path=str(stage_path),
                 commit_message=message, token=token)

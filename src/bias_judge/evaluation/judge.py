@@ -248,13 +248,48 @@ def judge_pair(engine, pair: dict, s: JudgeSettings) -> dict:
     return judge_pairs(engine, [pair], s, desc="judge").rows[0]
 
 
+def choose_engine(s: EvalSettings, *, engine: str | None, base_url: str | None,
+                  served_model: str | None = None, concurrency: int | None = None,
+                  max_retries: int | None = None) -> tuple[str, str | None, dict]:
+    """(engine, base_url, engine_options) from the `eval` section and a command's options
+    (None keeps the section's value): --base-url implies the openai engine, and the
+    server-only options are refused with an in-process engine."""
+    if base_url is not None and engine not in (None, "openai"):
+        raise InputError(f"--base-url sends requests to a server; --engine {engine} runs the "
+                         "model here (leave one out)", field="engine")
+    engine = engine or ("openai" if base_url else s.engine)
+    if engine == "openai":
+        base_url = base_url or s.base_url
+    options = dict(s.engine_options)
+    for key, value in (("concurrency", concurrency), ("max_retries", max_retries)):
+        if value is not None:
+            options[key] = value
+    if served_model is not None:
+        if engine != "openai":
+            raise InputError("--served-model names a model on a server (--base-url)",
+                             field="served_model")
+        options["served_model"] = served_model
+    return engine, base_url, options
+
+
+def check_guided(settings: JudgeSettings, engine: str, model_dir) -> None:
+    """Refuse guided decoding before an engine that cannot hold replies to the judge format
+    is loaded."""
+    from bias_judge.evaluation.inference import GUIDED_ENGINES, resolve_engine
+
+    if settings.guided and resolve_engine(engine, model_dir) not in GUIDED_ENGINES:
+        raise InputError("guided decoding needs the vllm engine or a vLLM server (--base-url); "
+                         "the transformers engine cannot hold replies to the judge format",
+                         field="guided")
+
+
 def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
                model_dir: str | os.PathLike, engine: str, dtype: str, max_model_len: int,
                engine_options: dict, base_url: str | None, settings: JudgeSettings) -> StageResult:
     """Read and check the pairs (schema judge_input) and the model folder before the engine
     starts; judge them; return the rows (schema judge_output) for one atomic write."""
     from bias_judge.core.jsonio import iter_jsonl
-    from bias_judge.evaluation.inference import GUIDED_ENGINES, load_engine, resolve_engine
+    from bias_judge.evaluation.inference import load_engine
     from bias_judge.models.folder import check_model_folder
 
     lines, pairs = [], []
@@ -264,10 +299,7 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
     if not pairs:
         raise InputError("no pairs to judge", file=str(pairs_path))
     check_model_folder(model_dir)
-    if settings.guided and resolve_engine(engine, model_dir) not in GUIDED_ENGINES:
-        raise InputError("guided decoding needs the vllm engine or a vLLM server (--base-url); "
-                         "the transformers engine cannot hold replies to the judge format",
-                         field="guided")
+    check_guided(settings, engine, model_dir)
     started = time.monotonic()
     eng = load_engine(model_dir, engine=engine, dtype=dtype, max_model_len=max_model_len,
                       seed=settings.seed, base_url=base_url, batch_size=settings.batch_size,
@@ -301,5 +333,6 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
                  f"unparsed replies, {seconds:.0f} s ({rate:.2f} pairs/s) -> {out_path}"))
 
 
-__all__ = ["JudgeReport", "JudgeSettings", "combine", "judge_file", "judge_pair", "judge_pairs",
+__all__ = ["JudgeReport", "JudgeSettings", "check_guided", "choose_engine", "combine",
+           "judge_file", "judge_pair", "judge_pairs",
            "majority", "pair_seed"]
