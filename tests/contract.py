@@ -25,8 +25,10 @@ def stage_module(cmd: str) -> str:
 def code_deps(cmd: str, outs: set[str]) -> set[str]:
     """Repository paths a stage command depends on through its code (its own outputs aside:
     the card stage writes below model_card/, whose template it reads)."""
+    # The dispatcher (stages/cli.py) is left out: it only maps command names to modules, so a
+    # new command must not make every stage stale.
     paths = {p.resolve().relative_to(REPO).as_posix()
-             for p in code_files("bias_judge.stages.cli", stage_module(cmd)).values()}
+             for p in code_files(stage_module(cmd)).values()}
     return paths - outs
 
 
