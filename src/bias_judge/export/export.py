@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bias_judge.core.jsonio import read_json, sha256_file, write_json
 from bias_judge.data.prompt import PROMPT_STYLES
-from bias_judge.export.gguf_file import write_gguf
+from bias_judge.export.gguf_file import adds_special_tokens, write_gguf
 from bias_judge.export.modelfile import modelfile_text, ollama_template
 from bias_judge.models.folder import check_model_folder, load_tokenizer
 
@@ -125,8 +125,9 @@ def export_checkpoint(checkpoint: str, model_dir: str | os.PathLike, out_dir: st
                           "tensor_types": info["tensor_types"]})
         if files:
             tokenizer = load_tokenizer(model_dir)
+            template = ollama_template(tokenizer, adds_bos=adds_special_tokens(model_dir)[0])
             text = modelfile_text(
-                files[0]["path"], ollama_template(tokenizer), stop_tokens(model_dir, tokenizer),
+                files[0]["path"], template, stop_tokens(model_dir, tokenizer),
                 PROMPT_STYLES[facts.prompt_style][0],
                 {"temperature": 0, "num_predict": facts.max_new_tokens,
                  "num_ctx": facts.max_model_len, "seed": facts.seed})

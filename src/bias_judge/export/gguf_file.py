@@ -75,6 +75,16 @@ def _pre_tokenizer(tokenizer_json: dict, path: Path) -> str:
                      file=str(path), field="pre_tokenizer")
 
 
+def adds_special_tokens(model_dir: Path) -> tuple[bool, bool]:
+    """(adds BOS, adds EOS) when the checkpoint's tokenizer encodes plain text."""
+    from bias_judge.models.folder import load_tokenizer
+
+    tok = load_tokenizer(model_dir)
+    ids = tok("x")["input_ids"]
+    return (tok.bos_token_id is not None and ids[:1] == [tok.bos_token_id],
+            tok.eos_token_id is not None and ids[-1:] == [tok.eos_token_id])
+
+
 def add_vocab(writer, model_dir: Path, n_vocab: int) -> None:
     """Tokens, types, merges, special ids and flags of a GPT-2-style byte-level BPE."""
     import gguf
@@ -110,6 +120,12 @@ def add_vocab(writer, model_dir: Path, n_vocab: int) -> None:
     special = gguf.SpecialVocab(model_dir, load_merges=True, n_vocab=n_vocab)
     if not special.merges:
         raise InputError("the BPE tokenizer has no merges", file=str(path), field="model.merges")
+    # The template the engines use (chat_template.jinja or the tokenizer config's), once.
+    special.chat_template = chat_template_of(model_dir)
+    # Whether BOS/EOS wrap plain text as the checkpoint's tokenizer does, written always:
+    # llama.cpp's default when the key is absent need not match it.
+    bos, eos = adds_special_tokens(model_dir)
+    special.add_special_token["bos"], special.add_special_token["eos"] = bos, eos
     # The template the engines use (chat_template.jinja or the tokenizer config's), once.
     special.chat_template = chat_template_of(model_dir)
     special.add_to_gguf(writer, quiet=True)

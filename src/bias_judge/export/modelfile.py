@@ -31,9 +31,11 @@ def _check_literal(text: str, where: str) -> None:
                          "Modelfile TEMPLATE cannot hold literally", field=where)
 
 
-def ollama_template(tokenizer) -> str:
+def ollama_template(tokenizer, *, adds_bos: bool) -> str:
     """`{{ if .System }}<prompt with a system turn>{{ else }}<without>{{ end }}{{ .Response }}`,
-    each branch the model's own template rendered around Ollama's placeholders."""
+    each branch the model's own template rendered around Ollama's placeholders. `adds_bos`:
+    the GGUF tells llama.cpp to put BOS before the prompt, so a template's own leading BOS
+    is left out."""
     with_system = _render(tokenizer, [{"role": "system", "content": SYSTEM},
                                       {"role": "user", "content": PROMPT}])
     without = _render(tokenizer, [{"role": "user", "content": PROMPT}])
@@ -42,8 +44,7 @@ def ollama_template(tokenizer) -> str:
         _check_literal(text, "chat_template")
         if PROMPT not in text:
             raise InputError("the chat template drops the user turn", field="chat_template")
-    # llama.cpp adds BOS itself when the GGUF says so; the template must not add it twice.
-    if bos and with_system.startswith(bos) and without.startswith(bos):
+    if adds_bos and bos and with_system.startswith(bos) and without.startswith(bos):
         with_system, without = with_system[len(bos):], without[len(bos):]
     return f"{{{{ if .System }}}}{with_system}{{{{ else }}}}{without}{{{{ end }}}}{{{{ .Response }}}}"
 
