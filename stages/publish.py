@@ -26,7 +26,11 @@ PARAMS = {"card.repo_ids": dict}
               help="Publish the data (pairs, eval split, labels, SFT/DPO rows) with the dataset "
                    "card instead of a checkpoint.")
 @click.option("--models-dir", default="models", show_default=True, type=click.Path(file_okay=False),
-              help="The merged weights are read from MODELS_DIR/<checkpoint>/merged.")
+              help="The merged weights are read from MODELS_DIR/<checkpoint>/merged, the GGUF "
+                   "export (if any) from MODELS_DIR/<checkpoint>/gguf.")
+@click.option("--gguf/--no-gguf", "with_gguf", default=True, show_default=True,
+              help="Also upload the export stage's GGUF files, Modelfile and README into the "
+                   "repo's gguf/ folder (when MODELS_DIR/<checkpoint>/gguf exists).")
 @click.option("--data-dir", default="data", show_default=True, type=click.Path(file_okay=False),
               help="--dataset: the data files are read from DATA_DIR.")
 @click.option("--card-dir", default="model_card", show_default=True,
@@ -37,8 +41,8 @@ PARAMS = {"card.repo_ids": dict}
 @click.option("--private", is_flag=True, help="Create the repo as private (if it does not exist).")
 @params_option
 @one_line_errors
-def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, dry_run, private,
-            params_path):
+def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, with_gguf, dry_run,
+            private, params_path):
     """Upload a merged checkpoint and its model card, or the data and its dataset card, to
     the Hugging Face Hub."""
     from pathlib import Path
@@ -55,8 +59,10 @@ def command(repo_id, checkpoint, dataset, models_dir, data_dir, card_dir, dry_ru
     if dataset:
         plan = plan_dataset_upload(repo_id, data_dir, Path(card_dir) / "dataset" / "README.md")
     else:
+        gguf_dir = Path(models_dir) / checkpoint / "gguf"
         plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
-                           Path(card_dir) / checkpoint / "README.md")
+                           Path(card_dir) / checkpoint / "README.md",
+                           gguf_dir if with_gguf and gguf_dir.is_dir() else None)
     for line in describe(plan, dry_run=dry_run):
         click.echo(line)
     if dry_run:

