@@ -202,6 +202,32 @@ def test_export_writes_gguf_modelfile_readme_and_a_valid_manifest(tmp_path, llam
     assert "bias-judge-dpo.Q8_0.gguf" in readme and "example/tiny-llama" in readme
 
 
+CHATML = ("{% for message in messages %}{% if loop.first and messages[0]['role'] != 'system' %}"
+          "{{ '<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n' }}{% endif %}"
+          "{{ '<|im_start|>' + message['role'] + '\n' + message['content'] + '<|im_end|>\n' }}"
+          "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\n' }}{% endif %}")
+
+
+@pytest.mark.parametrize("adds_bos", [False, True])
+def test_the_ollama_template_is_the_jinja_prompt_when_bos_opens_every_turn(adds_bos):
+    """SmolLM2's shape: ChatML, BOS = `<|im_start|>`, a default system turn when none is
+    given. The template keeps a leading BOS unless the GGUF makes llama.cpp add it."""
+    from bias_judge.export.modelfile import ollama_template
+    from bias_judge.models.tiny import build_tokenizer
+
+    tokenizer = build_tokenizer(special_tokens=["<|endoftext|>", "<|im_start|>", "<|im_end|>",
+                                                "<bos>", "<pad>", "<unk>"],
+                                eos_token="<|im_end|>", chat_template=CHATML)
+    tokenizer.bos_token = "<|im_start|>"
+    template = ollama_template(tokenizer, adds_bos=adds_bos)
+    lead = "<|im_start|>" if adds_bos else ""   # what llama.cpp puts before the prompt
+    for messages in (build_messages(PAIR, style="published"),
+                     build_messages(PAIR, style="published")[1:]):
+        want = tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=False)
+        system = messages[0]["content"] if len(messages) == 2 else ""
+        assert lead + render_go(template, system, messages[-1]["content"]) == want
+
+
 def test_export_is_deterministic(tmp_path, llama_dir):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
