@@ -34,7 +34,11 @@ PARAMS = {"card.repo_ids": dict, "eval": EvalSettings, "prompt": PromptSettings}
               help="Publish the demo page (`bias-judge demo`) as a Gradio Space that loads the "
                    "checkpoint's published repo (card.repo_ids).")
 @click.option("--models-dir", default="models", show_default=True, type=click.Path(file_okay=False),
-              help="The merged weights are read from MODELS_DIR/<checkpoint>/merged.")
+              help="The merged weights are read from MODELS_DIR/<checkpoint>/merged, the GGUF "
+                   "export (if any) from MODELS_DIR/<checkpoint>/gguf.")
+@click.option("--gguf/--no-gguf", "with_gguf", default=True, show_default=True,
+              help="Also upload the export stage's GGUF files, Modelfile and README into the "
+                   "repo's gguf/ folder (when MODELS_DIR/<checkpoint>/gguf exists).")
 @click.option("--data-dir", default="data", show_default=True, type=click.Path(file_okay=False),
               help="--dataset: the data files are read from DATA_DIR.")
 @click.option("--card-dir", default="model_card", show_default=True,
@@ -45,10 +49,10 @@ PARAMS = {"card.repo_ids": dict, "eval": EvalSettings, "prompt": PromptSettings}
 @click.option("--private", is_flag=True, help="Create the repo as private (if it does not exist).")
 @params_option
 @one_line_errors
-def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir, dry_run,
-            private, params_path):
-    """Upload a merged checkpoint and its model card, the data and its dataset card, or the
-    demo page as a Space, to the Hugging Face Hub."""
+def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir, with_gguf,
+            dry_run, private, params_path):
+    """Upload a merged checkpoint (with its GGUF export) and its model card, the data and its
+    dataset card, or the demo page as a Space, to the Hugging Face Hub."""
     from pathlib import Path
 
     from bias_judge.card.publish import plan_dataset_upload, plan_upload, refuse_placeholders
@@ -66,8 +70,10 @@ def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir,
     if dataset:
         plan = plan_dataset_upload(repo_id, data_dir, Path(card_dir) / "dataset" / "README.md")
     else:
+        gguf_dir = Path(models_dir) / checkpoint / "gguf"
         plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
-                           Path(card_dir) / checkpoint / "README.md")
+                           Path(card_dir) / checkpoint / "README.md",
+                           gguf_dir if with_gguf and gguf_dir.is_dir() else None)
     _send(plan, dry_run, private)
 
 

@@ -41,7 +41,8 @@ def test_every_stage_runs(smoke_repo):
     repo, out, _ = smoke_repo
     stages = ran_stages(out)
     for stage in ["ingest", "sample", "candidates", "enrich", "pairs", "split", "label", "format",
-                  "base_model", "sft", "dpo", "evaluate@base", "evaluate@sft", "evaluate@dpo", "card"]:
+                  "base_model", "sft", "dpo", "evaluate@base", "evaluate@sft", "evaluate@dpo", "card",
+                  "export@sft", "export@dpo"]:
         assert stage in stages, f"{stage} did not run:\n{out}"
 
 
@@ -60,6 +61,9 @@ def test_outputs_are_complete_and_valid(smoke_repo):
         summary = json.loads((repo / f"metrics/train_{name}.json").read_text())
         assert summary["steps"] > 0 and summary["rows"] > 0
         assert (repo / f"models/{name}/merged/config.json").exists()
+        # The tiny Gemma 4 is not converted: the smoke profile asks for no GGUF, and says so.
+        export = json.loads((repo / f"models/{name}/gguf/export.json").read_text())
+        assert export["skipped"] and export["files"] == []
     for card in ["model_card/dpo/README.md", "model_card/sft/README.md"]:
         _bias_judge(repo, "card", "validate", card)
         assert str(repo) not in (repo / card).read_text()
@@ -93,7 +97,7 @@ def test_retraining_dpo_reruns_only_dpo_eval_and_card(smoke_repo):
     repo, _, _ = smoke_repo
     set_param(repo, "dpo.learning_rate", 3.0e-4)
     out = dvc(repo, "repro")
-    assert ran_stages(out) == {"dpo", "evaluate@dpo", "card"}
+    assert ran_stages(out) == {"dpo", "evaluate@dpo", "card", "export@dpo"}
     diff = dvc(repo, "metrics", "diff", "HEAD", "--all")
     # Only the headline numbers are metrics: no timing, loss or config field reaches a diff.
     rows = [line.split() for line in diff.splitlines()[1:] if line.strip()]

@@ -386,7 +386,7 @@ def test_stage_end_to_end_with_the_tiny_model(cli, tmp_path):
     assert doc["sets"]["split"]["parse_failure_rate"]["value"] == 1.0
 
 
-def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_and_the_card():
+def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_the_card_and_its_export():
     import networkx as nx
     from dvc.repo import Repo
 
@@ -397,5 +397,5 @@ def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_and_the_card():
         # Edges point from a stage to the stages it depends on.
         downstream = {s.addressing for s in nx.ancestors(graph, by_name["dpo"])}
     assert "evaluate@dpo" in downstream
-    assert not downstream & {"evaluate@base", "evaluate@sft"}
-    assert downstream <= {"evaluate@dpo", "card"}
+    assert not downstream & {"evaluate@base", "evaluate@sft", "export@sft"}
+    assert downstream <= {"evaluate@dpo", "card", "export@dpo"}

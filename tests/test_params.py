@@ -72,8 +72,11 @@ def test_invalid_yaml_names_the_line(tmp_path):
 def test_numbers_as_dvc_writes_them_stay_numbers(tmp_path):
     """`dvc exp run -S dpo.learning_rate=0.00005` stores `5e-05`, which YAML 1.1 (PyYAML's
     default) reads as a string; params are read with YAML 1.2 numbers."""
+    import re
+
     text = (REPO / "params.yaml").read_text()
-    text = text.replace("learning_rate: 5.0e-6", "learning_rate: 5e-06", 1)
+    dpo = text.index("\ndpo:")
+    text = text[:dpo] + re.sub(r"learning_rate: \S+", "learning_rate: 5e-06", text[dpo:], count=1)
     assert "learning_rate: 5e-06" in text
     path = tmp_path / "params.yaml"
     path.write_text(text)

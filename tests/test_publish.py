@@ -295,3 +295,60 @@ def test_dataset_upload_sends_a_dataset_repo(data_release, monkeypatch):
 def test_checkpoint_and_dataset_exclude_each_other(data_release):
     result = CliRunner().invoke(main, ["publish", "--repo", "a/b", "--dataset", "--checkpoint", "dpo"])
     assert result.exit_code == 2 and "exactly one of --checkpoint and --dataset" in result.output
+
+
+def write_export(root: Path, *, skipped: str | None = None) -> Path:
+    """models/dpo/gguf as the export stage leaves it (stand-in bytes for the GGUF)."""
+    from bias_judge.core.jsonio import sha256_file, write_json
+
+    out = root / "models" / "dpo" / "gguf"
+    out.mkdir(parents=True)
+    files = []
+    if not skipped:
+        (out / "bias-judge-dpo.Q8_0.gguf").write_bytes(b"GGUF" + bytes(2044))
+        (out / "Modelfile").write_text("FROM ./bias-judge-dpo.Q8_0.gguf\n")
+        files = [{"path": n, "bytes": (out / n).stat().st_size, "sha256": sha256_file(out / n)}
+                 for n in ("bias-judge-dpo.Q8_0.gguf", "Modelfile")]
+    (out / "README.md").write_text("# GGUF\n")
+    write_json(out / "export.json", {"checkpoint": "dpo", "architecture": None if skipped else
+                                     "LlamaForCausalLM", "skipped": skipped, "files": files},
+               schema="gguf_export")
+    return out
+
+
+GGUF_FILES = {"gguf/bias-judge-dpo.Q8_0.gguf", "gguf/Modelfile", "gguf/README.md", "gguf/export.json"}
+
+
+def test_the_gguf_export_is_listed_and_uploaded_into_a_gguf_folder(release, monkeypatch):
+    export = write_export(release)
+    result = _publish(release)
+    assert result.exit_code == 0, result.output
+    for name in GGUF_FILES:
+        assert f"  {name}" in result.stdout
+    assert "total: 9 files" in result.stdout
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    result = _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert result.exit_code == 0, result.output
+    uploaded = FakeApi.instances[-1].uploaded
+    assert GGUF_FILES <= set(uploaded)
+    assert uploaded["gguf/bias-judge-dpo.Q8_0.gguf"] == (export / "bias-judge-dpo.Q8_0.gguf").read_bytes()
+    assert uploaded["README.md"] == (release / "model_card" / "dpo" / "README.md").read_bytes()
+
+    result = _publish(release, "--no-gguf")
+    assert result.exit_code == 0 and "gguf/" not in result.stdout
+
+
+def test_a_gguf_that_differs_from_its_manifest_is_refused(release):
+    export = write_export(release)
+    (export / "bias-judge-dpo.Q8_0.gguf").write_bytes(b"GGUF" + bytes(2043) + b"x")
+    result = _publish(release)
+    assert result.exit_code == 2
+    assert "bias-judge-dpo.Q8_0.gguf" in result.output and "sha256 in export.json" in result.output
+
+
+def test_a_skipped_export_uploads_nothing_and_says_why(release):
+    write_export(release, skipped="export.quantizations is empty")
+    result = _publish(release)
+    assert result.exit_code == 0, result.output
+    assert "gguf/" not in result.stdout
+    assert "warning: no GGUF to upload (export.quantizations is empty)" in result.stdout

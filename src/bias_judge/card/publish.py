@@ -33,6 +33,7 @@ class PublishError(Exception):
 class UploadFile:
     path_in_repo: str
     size: int
+    source: Path | None = None   # where it is read from, when not FOLDER/path_in_repo
 
 
 @dataclass(frozen=True)
@@ -137,19 +138,51 @@ def upload_files(folder: Path) -> tuple[list[UploadFile], list[str]]:
     return files, left_out
 
 
+GGUF_FOLDER = "gguf"
+
+
+def gguf_upload_files(export_dir: Path) -> tuple[list[UploadFile], list[str]]:
+    """The export stage's files (GGUF, Modelfile, README.md, export.json) for the repo's
+    gguf/ folder, each checked against the manifest's size and sha256; (files, warnings)."""
+    from bias_judge.core.jsonio import read_json, sha256_file
+
+    manifest = read_json(export_dir / "export.json", schema="gguf_export")
+    if manifest["skipped"]:
+        return [], [f"no GGUF to upload ({manifest['skipped']})"]
+    files = []
+    for entry in manifest["files"]:
+        path = export_dir / entry["path"]
+        if path.is_symlink() or not path.is_file():
+            raise InputError("listed in export.json but missing, a link or not a regular file",
+                             file=str(path))
+        if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
+            raise InputError("differs from its size or sha256 in export.json; re-run the export "
+                             "stage (dvc repro export)", file=str(path))
+        files.append(UploadFile(f"{GGUF_FOLDER}/{entry['path']}", entry["bytes"], path))
+    for name in ("README.md", "export.json"):
+        files.append(UploadFile(f"{GGUF_FOLDER}/{name}", (export_dir / name).stat().st_size,
+                                export_dir / name))
+    return files, []
+
+
 def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
-                card: str | os.PathLike) -> UploadPlan:
+                card: str | os.PathLike, gguf_dir: str | os.PathLike | None = None) -> UploadPlan:
     """What an upload would send: the folder's model, config and tokenizer files (see
-    `upload_files`) and the validated card as README.md. Raises InputError for anything unfit
-    to publish."""
+    `upload_files`), the validated card as README.md, and, given `gguf_dir` (the export
+    stage's folder), its GGUF files under gguf/. Raises InputError for anything unfit to
+    publish."""
     folder, card = Path(folder), Path(card)
     check_repo_id(repo_id)
     check_model_folder(folder)
     n_metrics = validate_card_file(card)
     files, left_out = upload_files(folder)
     files.append(UploadFile("README.md", card.stat().st_size))
-    files.sort(key=lambda f: f.path_in_repo)
     warnings = []
+    if gguf_dir is not None:
+        gguf_files, gguf_warnings = gguf_upload_files(Path(gguf_dir))
+        files += gguf_files
+        warnings += gguf_warnings
+    files.sort(key=lambda f: f.path_in_repo)
     if left_out:
         warnings.append(f"left out (not a weights, config or tokenizer file): {', '.join(left_out)}")
     if repo_id not in card.read_text(encoding="utf-8"):
@@ -250,7 +283,7 @@ def upload(plan: UploadPlan, *, private: bool = False, api=None) -> str:
             if f.path_in_repo == "README.md":
                 shutil.copyfile(plan.card, target)
                 continue
-            source = plan.folder / f.path_in_repo
+            source = f.source or plan.folder / f.path_in_repo
             if source.is_symlink() or not source.is_file():  # changed since the plan
                 raise InputError("is a link or not a regular file; only the folder's own "
                                  "files are published", file=str(source))
