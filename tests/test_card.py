@@ -249,11 +249,13 @@ def _python_blocks(text: str) -> list[str]:
     return re.findall(r"```python\n(.*?)```", text, flags=re.S)
 
 
-def test_quick_start_uses_the_training_prompt_and_parser(work):
-    shared = _python_blocks(_render(work))[0]
+@pytest.mark.parametrize("style", sorted(prompt.PROMPT_STYLES))
+def test_quick_start_uses_the_training_prompt_and_parser(work, style):
+    shared = _python_blocks(_render(work, ctx=card_context(ood_category="religion", labeler="rule",
+                                                           prompt_style=style)))[0]
     ns: dict = {}
     exec(shared, ns)  # the shared block only imports re
-    assert ns["SYSTEM_PROMPT"] == prompt.SYSTEM_PROMPT
+    assert ns["SYSTEM_PROMPT"] == prompt.PROMPT_STYLES[style][0]
     pair = {
         "pair_id": "0123456789abcdef", "question_id": "age::1::2::neg", "bias_category": "age",
         "pair_category": "clear_bias_vs_clean",
@@ -267,7 +269,7 @@ def test_quick_start_uses_the_training_prompt_and_parser(work):
     got = ns["judge_messages"](pair["question_text"],
                                [c["text"] for c in pair["answer_choices"]],
                                pair["response_a"]["text"], pair["response_b"]["text"])
-    assert got == prompt.build_messages(pair, style="published")
+    assert got == prompt.build_messages(pair, style=style)
     for reply in ("<reasoning>x</reasoning> <verdict>TIE</verdict>",
                   "noise <reasoning>a\nb</reasoning><verdict>B</verdict><verdict>A</verdict>",
                   "<verdict>A</verdict>", ""):

@@ -24,7 +24,9 @@ SHARED = REPO.parent / "shared"
 PAIRS_DIR = SHARED / "data" / "judge-pairs"
 
 # The committed recipe: the format section and the prompt style, as build_rows' arguments.
-DEFAULTS = {**params()["format"], "prompt_style": params()["prompt"]["style"]}
+# The published recipe's modes, whatever the committed default profile uses: the tests below
+# are about the published prompt and the mixed rejecteds (verdict flips and failure modes).
+DEFAULTS = {**params()["format"], "dpo_rejected": "mixed", "prompt_style": "published"}
 PICK = {"biased": "A", "neutral": "B", "unclear": "C"}
 
 
