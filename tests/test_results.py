@@ -62,6 +62,17 @@ def test_curve_is_sorted_by_rows_and_stale_dpo_is_left_out():
     assert "`big`" in dpo and "`small`" in dpo and "`stale`" not in dpo
 
 
+def test_experiments_sharing_one_sft_run_are_one_point_of_the_curve():
+    a = experiment("dpo-a", 800, 0.4, kappa_dpo=0.1)
+    b = experiment("dpo-b", 800, 0.4, kappa_dpo=0.3)
+    c = experiment("sft-small", 400, 0.2, merged="m2", adapter="a2", dpo_from="a2")
+    page = results.render([a, b, c], set_name="holdout", command="c")
+    curve = page.split("## SFT")[1].split("## DPO")[0]
+    rows = [ln for ln in curve.splitlines() if ln.startswith("| `")]
+    assert len(rows) == 2 and rows[0].startswith("| `sft-small` |")
+    assert rows[1].startswith("| `dpo-a`, `dpo-b` |")
+
+
 def test_an_evaluation_of_another_model_is_not_current():
     e = experiment("x", 400, 0.2)
     assert e.current("sft") and e.current("dpo") and e.current("base")

@@ -130,6 +130,10 @@ def _ci(entry: dict | None, digits=3, pct=False) -> str:
     return f"{value} [{entry['ci_low'] * scale:.{d}f}, {entry['ci_high'] * scale:.{d}f}]"
 
 
+def _g(value) -> str:
+    return "—" if value is None else f"{value:g}"
+
+
 def _minutes(seconds) -> str:
     return "—" if seconds is None else f"{seconds / 60:.1f}"
 
@@ -174,23 +178,33 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
     ]
     head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "LoRA r",
             "train min", "final loss"] + QUALITY_HEAD
-    rows = []
+    # Experiments that share one SFT run (DPO experiments on the same SFT) are one point of the
+    # curve, listed under all their names.
+    points: dict[str, list[Experiment]] = {}
     for e in sft:
+        key = e.lock.get("sft", {}).get("outs", {}).get("models/sft/merged") or e.name
+        points.setdefault(key, []).append(e)
+    rows = []
+    for same in points.values():
+        e = same[0]
         t = e.train("sft")
-        rows.append([f"`{e.name}`", str(e.param("label.reasoning", "prose")),
+        rows.append([", ".join(f"`{x.name}`" for x in same), str(e.param("label.reasoning", "prose")),
                      str(e.param("prompt.style", "published")), str(t.get("rows", "—")),
-                     _num(t.get("epochs"), 2), f"{e.param('sft.learning_rate'):g}",
+                     _num(t.get("epochs"), 2), _g(e.param("sft.learning_rate")),
                      str(e.param("sft.lora.r")), _minutes(t.get("wall_time_s")),
                      _num(t.get("final_loss"))] + _row_for(e, "sft", set_name))
     out += _table(head, rows) if rows else ["No SFT experiment recorded."]
     out += ["", "## DPO after SFT: its own effect", ""]
-    head = ["experiment", "DPO rows", "rejected", "train min", "checkpoint"] + QUALITY_HEAD
+    head = ["experiment", "DPO rows", "rejected", "reference", "lr", "train min",
+            "checkpoint"] + QUALITY_HEAD
     rows = []
     for e in dpo:
         t = e.train("dpo")
         for ckpt in ("sft", "dpo"):
             rows.append([f"`{e.name}`", str(t.get("rows", "—")),
                          str(e.param("format.dpo_rejected", "—")),
+                         str(e.param("dpo.reference", "base")),
+                         _g(e.param("dpo.learning_rate")),
                          _minutes(t.get("wall_time_s")) if ckpt == "dpo" else "",
                          "SFT" if ckpt == "sft" else "SFT+DPO"] + _row_for(e, ckpt, set_name))
     out += _table(head, rows) if rows else ["No DPO experiment recorded."]
