@@ -573,7 +573,8 @@ def test_sft_under_accelerate_with_two_processes(rehearsal, tmp_path):
     assert state["num_input_tokens_seen"] == one_process["num_input_tokens_seen"]
 
     # Only the main process wrote outputs; the other made the checkpoint folders, where the
-    # Trainer saves each process's RNG state (needed to resume), and nothing else. The audit
+    # Trainer saves each process's RNG state (needed to resume), and its own engine log
+    # (models/sft.rank1.log, beside the main process's models/sft.log), and nothing else. The audit
     # sees Python-level file operations: torch.save and safetensors write from C, but every
     # save_pretrained, JSON output and dvclive file also goes through Python.
     written = {rank: (tmp_path / f"writes.{rank}").read_text().splitlines() for rank in ("0", "1")}
@@ -581,7 +582,8 @@ def test_sft_under_accelerate_with_two_processes(rehearsal, tmp_path):
         assert any(w.split()[-1] == out for w in written["0"]), (out, written["0"][-10:])
     stray = [w for w in written["1"]
              if not re.fullmatch(r"os\.mkdir models/sft/checkpoints/checkpoint-\d+|"
-                                 r"open models/sft/checkpoints/checkpoint-\d+/rng_state_1\.pth", w)]
+                                 r"open models/sft/checkpoints/checkpoint-\d+/rng_state_1\.pth|"
+                                 r"os\.mkdir models|open models/sft\.rank1\.log", w)]
     assert stray == [], stray[:10]
 
     # dvc commit records the result, as the README says.
