@@ -33,6 +33,10 @@ PARAMS = {"card.repo_ids": dict, "eval": EvalSettings, "prompt": PromptSettings}
 @click.option("--space", "space", is_flag=True,
               help="Publish the demo page (`bias-judge demo`) as a Gradio Space that loads the "
                    "checkpoint's published repo (card.repo_ids).")
+@click.option("--space-repo", default=None,
+              help="With --checkpoint: also publish the demo page as a Space in this repo "
+                   "(owner/name), after the model, so one dry run lists the model, its GGUF "
+                   "and the Space.")
 @click.option("--models-dir", default="models", show_default=True, type=click.Path(file_okay=False),
               help="The merged weights are read from MODELS_DIR/<checkpoint>/merged, the GGUF "
                    "export (if any) from MODELS_DIR/<checkpoint>/gguf.")
@@ -49,14 +53,17 @@ PARAMS = {"card.repo_ids": dict, "eval": EvalSettings, "prompt": PromptSettings}
 @click.option("--private", is_flag=True, help="Create the repo as private (if it does not exist).")
 @params_option
 @one_line_errors
-def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir, with_gguf,
-            dry_run, private, params_path):
+def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_dir, card_dir,
+            with_gguf, dry_run, private, params_path):
     """Upload a merged checkpoint (with its GGUF export) and its model card, the data and its
     dataset card, or the demo page as a Space, to the Hugging Face Hub."""
     from pathlib import Path
 
     from bias_judge.card.publish import plan_dataset_upload, plan_upload, refuse_placeholders
 
+    if space_repo is not None and (space or dataset or checkpoint is None):
+        raise click.UsageError("--space-repo goes with --checkpoint (use --space alone to "
+                               "publish only the Space)")
     if space:
         if dataset:
             raise click.UsageError("give one of --space and --dataset")
@@ -74,7 +81,14 @@ def command(repo_id, checkpoint, dataset, space, models_dir, data_dir, card_dir,
         plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
                            Path(card_dir) / checkpoint / "README.md",
                            gguf_dir if with_gguf and gguf_dir.is_dir() else None)
+    if space_repo is not None and not dry_run:
+        # Checked before anything is sent, so a refused Space never follows a sent model.
+        refuse_placeholders(space_repo, read_settings(params_path, PARAMS)["card.repo_ids"],
+                            checkpoint, params_file=params_path)
     _send(plan, dry_run, private)
+    if space_repo is not None:
+        click.echo("")
+        _space(space_repo, checkpoint, dry_run, private, params_path)
 
 
 def _send(plan, dry_run, private):

@@ -338,6 +338,28 @@ def test_the_gguf_export_is_listed_and_uploaded_into_a_gguf_folder(release, monk
     assert result.exit_code == 0 and "gguf/" not in result.stdout
 
 
+def test_one_dry_run_lists_the_model_its_gguf_and_the_space(release):
+    write_export(release)
+    result = _publish(release, "--space-repo", "someone/bias-judge-demo")
+    assert result.exit_code == 0, result.output
+    model, space = result.stdout.split("\n\n", 1)
+    for name in GGUF_FILES | {"model.safetensors", "README.md"}:
+        assert f"  {name}" in model
+    assert "https://huggingface.co/spaces/someone/bias-judge-demo" in space
+    for name in ("app.py", "requirements.txt", "space.json", "README.md"):
+        assert f"  {name}" in space
+    bad = _publish(release, "--space-repo", "a/b", "--dataset")
+    assert bad.exit_code == 2 and "--space-repo goes with --checkpoint" in bad.output
+
+
+def test_a_placeholder_space_repo_stops_the_upload_before_the_model_is_sent(release, monkeypatch):
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    result = _publish(release, "--no-dry-run", "--space-repo", "your-hf-name/demo",
+                      env={"HF_TOKEN": TOKEN})
+    assert result.exit_code == 2 and "placeholder" in result.stderr
+    assert FakeApi.instances == []
+
+
 def test_a_gguf_that_differs_from_its_manifest_is_refused(release):
     export = write_export(release)
     (export / "bias-judge-dpo.Q8_0.gguf").write_bytes(b"GGUF" + bytes(2043) + b"x")
