@@ -16,6 +16,7 @@ from pathlib import Path
 
 from bias_judge.card import provenance, sections
 from bias_judge.card.inputs import CardInputs
+from bias_judge.card.jinja import load_template
 from bias_judge.core.errors import InputError
 
 
@@ -137,18 +138,10 @@ def dataset_card_data(facts: dict):
 def render_dataset_card(inputs: CardInputs, repo_id: str, configured_license: str | None, *,
                         labeler: str, ood_category: str, data_ctx: provenance.DataContext,
                         template: str | os.PathLike | None = None) -> str:
-    import jinja2
-
     from bias_judge.card.validate import validate_dataset_card_text
 
     tpl_path = Path(template) if template else template_path()
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    try:
-        tpl = env.from_string(tpl_path.read_text(encoding="utf-8"))
-    except jinja2.TemplateSyntaxError as exc:
-        raise InputError(f"template syntax error: {exc.message}", file=str(tpl_path),
-                         line=exc.lineno) from None
+    tpl = load_template(tpl_path)
     facts = dataset_facts(inputs, repo_id, configured_license, labeler, ood_category, data_ctx)
     text = tpl.render(card_data=dataset_card_data(facts).to_yaml(), **facts).rstrip("\n") + "\n"
     validate_dataset_card_text(text, file="<rendered dataset card>")

@@ -19,6 +19,7 @@ from bias_judge.core.jsonio import atomic_open
 from bias_judge.card import provenance, recommend, sections, status
 from bias_judge.card.cells import format_cell, md_escape, round3
 from bias_judge.card.inputs import CardInputs
+from bias_judge.card.jinja import load_template
 from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRICS, MISSING
 from bias_judge.card.provenance import DataContext
 from bias_judge.card.status import FitnessSettings
@@ -396,13 +397,7 @@ def render_card(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx
     tpl_path = Path(template) if template else template_path()
     if not tpl_path.is_file():
         raise InputError("card template not found", file=str(tpl_path))
-    env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True,
-                             trim_blocks=True, lstrip_blocks=True, autoescape=False)
-    try:
-        tpl = env.from_string(tpl_path.read_text(encoding="utf-8"))
-    except jinja2.TemplateSyntaxError as exc:
-        raise InputError(f"template syntax error: {exc.message}", file=str(tpl_path),
-                         line=exc.lineno) from None
+    tpl = load_template(tpl_path)
     facts = card_facts(checkpoint, inputs, settings, ctx, metrics_file=metrics_dir)
     data = card_data(facts, inputs, settings, ctx, metrics_file=metrics_dir)
     try:
