@@ -58,7 +58,7 @@ def test_curve_is_sorted_by_rows_and_stale_dpo_is_left_out():
     curve = page.split("## SFT")[1].split("## DPO")[0]
     assert curve.index("`small`") < curve.index("`stale`") < curve.index("`big`")
     assert "0.123 [0.023, 0.223]" in curve and "30.0 % [20.0, 40.0]" in curve
-    dpo = page.split("## DPO")[1].split("## The base")[0]
+    dpo = page.split("## DPO")[1].split("## Against the bar")[0]
     assert "`big`" in dpo and "`small`" in dpo and "`stale`" not in dpo
 
 
@@ -125,3 +125,16 @@ def test_committed_results_page_regenerates_byte_for_byte(cli, tmp_path):
     res = cli("results", "render", "--record", "docs/experiments.json", "--out", out)
     assert res.exit_code == 0, res.output
     assert out.read_bytes() == page.read_bytes()
+
+
+def test_the_bar_marks_each_criterion_from_the_numbers():
+    good = experiment("good", 800, 0.4)              # CI [0.3, 0.5], OOD 0.2, bias 30 %, PF 1 %
+    weak = experiment("weak", 400, 0.05, merged="m2", adapter="a2", dpo_from="a2")
+    weak.metrics["metrics/eval_sft.json"]["sets"]["holdout"]["position_bias_in_dist"] = metric(0.36)
+    page = results.render([good, weak], set_name="holdout", command="c")
+    bar = page.split("## Against the bar")[1]
+    rows = {ln.split(" | ")[0]: ln.split(" | ")[1:] for ln in bar.splitlines() if ln.startswith("| SFT")}
+    assert rows["| SFT of `good`"] == ["yes", "yes", "yes", "yes", "**yes** |"]
+    # κ 0.05 with CI low -0.05 fails the first criterion; 36 % fails the position-bias one
+    assert rows["| SFT of `weak`"] == ["no", "yes", "no", "yes", "no |"]
+    assert "| SFT+DPO of `good` |" in bar

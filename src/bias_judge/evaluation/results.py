@@ -151,6 +151,26 @@ QUALITY_HEAD = ["κ in-dist [95 % CI]", "κ OOD [95 % CI]", "position bias in-di
                 "parse failures", "self-consistency", "pairs"]
 
 
+# Issue 9's bar for a CPU judge on the human-labelled holdout: (label, metric, test on its entry).
+BAR = (
+    ("κ in-dist ≥ 0.25, CI low > 0", "kappa_in_dist",
+     lambda m: m["value"] >= 0.25 and (m.get("ci_low") or 0) > 0),
+    ("κ OOD ≥ 0.15", "kappa_ood", lambda m: m["value"] >= 0.15),
+    ("position bias in-dist ≤ 35 %", "position_bias_in_dist", lambda m: m["value"] <= 0.35),
+    ("parse failures ≤ 2 %", "parse_failure_rate", lambda m: m["value"] <= 0.02),
+)
+
+
+def _bar_row(e: Experiment, checkpoint: str, set_name: str) -> list[str]:
+    m = e.eval_set(checkpoint, set_name) or {}
+    marks = []
+    for _, key, test in BAR:
+        entry = m.get(key)
+        marks.append("—" if not entry or entry.get("value") is None
+                     else ("yes" if test(entry) else "no"))
+    return marks + ["**yes**" if all(x == "yes" for x in marks) else "no"]
+
+
 def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     lines += ["| " + " | ".join(r) + " |" for r in rows]
@@ -177,7 +197,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
         "",
     ]
     head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "LoRA r",
-            "train min", "final loss"] + QUALITY_HEAD
+            "train min", "threads", "tokens/s", "final loss"] + QUALITY_HEAD
     # Experiments that share one SFT run (DPO experiments on the same SFT) are one point of the
     # curve, listed under all their names.
     points: dict[str, list[Experiment]] = {}
@@ -192,11 +212,15 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
                      str(e.param("prompt.style", "published")), str(t.get("rows", "—")),
                      _num(t.get("epochs"), 2), _g(e.param("sft.learning_rate")),
                      str(e.param("sft.lora.r")), _minutes(t.get("wall_time_s")),
+                     str(e.param("model.threads", "—")), _num(t.get("tokens_per_s"), 0),
                      _num(t.get("final_loss"))] + _row_for(e, "sft", set_name))
     out += _table(head, rows) if rows else ["No SFT experiment recorded."]
-    out += ["", "## DPO after SFT: its own effect", ""]
+    out += ["", "## DPO after SFT: its own effect", "",
+            "Each DPO experiment is shown with the SFT checkpoint it started from. DPO's sigmoid "
+            "loss starts at ln 2 = 0.693; a final loss near it means the chosen and rejected "
+            "replies were barely pulled apart.", ""]
     head = ["experiment", "DPO rows", "rejected", "reference", "lr", "train min",
-            "checkpoint"] + QUALITY_HEAD
+            "final loss", "checkpoint"] + QUALITY_HEAD
     rows = []
     for e in dpo:
         t = e.train("dpo")
@@ -206,8 +230,16 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
                          str(e.param("dpo.reference", "base")),
                          _g(e.param("dpo.learning_rate")),
                          _minutes(t.get("wall_time_s")) if ckpt == "dpo" else "",
+                         _num(t.get("final_loss")) if ckpt == "dpo" else "",
                          "SFT" if ckpt == "sft" else "SFT+DPO"] + _row_for(e, ckpt, set_name))
     out += _table(head, rows) if rows else ["No DPO experiment recorded."]
+    out += ["", "## Against the bar", "",
+            "Issue 9's bar for the best CPU checkpoint, checked for every checkpoint above.", ""]
+    head = ["checkpoint"] + [label for label, _, _ in BAR] + ["all"]
+    rows = [[f"SFT of {', '.join(f'`{x.name}`' for x in same)}"] + _bar_row(same[0], "sft", set_name)
+            for same in points.values()]
+    rows += [[f"SFT+DPO of `{e.name}`"] + _bar_row(e, "dpo", set_name) for e in dpo]
+    out += _table(head, rows) if rows else ["Nothing scored yet."]
     out += ["", "## The base model", ""]
     head = ["experiment", "decoding"] + QUALITY_HEAD
     rows = [[f"`{e.name}`", "guided" if e.param("eval.guided") else "free"]
