@@ -17,7 +17,8 @@ thread settings apply from start-up:
   (`bias_judge.models.lm_head`).
 
 Both use the same LoRA adapter (params.yaml's r, alpha, dropout, target modules). Prints
-non-padding tokens/s, wall time and peak RSS of each, and the ratio. Target: >= 2x.
+non-padding tokens/s, wall time and peak RSS of each, and the ratio. Issue 9 aims at >= 3x;
+2026-11-30 on 2 cores, both at 2 threads: 254.8 vs 114.7 tokens/s, 2.22x.
 Timings on shared 2-core machines drift by up to +-30 %: compare within one run.
 """
 
@@ -156,7 +157,7 @@ def main() -> None:
         print(f"{k:{width}}  " + "  ".join(f"{str(r[k]):>14}" for r in results))
     if len(results) == 2:
         ratio = results[1]["tokens_per_s"] / results[0]["tokens_per_s"]
-        print(f"\nspeed-up project-cpu / trl-defaults: {ratio:.2f}x (target >= 2x)")
+        print(f"\nspeed-up project-cpu / trl-defaults: {ratio:.2f}x (aim: >= 3x)")
 
 
 if __name__ == "__main__":
