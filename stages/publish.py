@@ -72,8 +72,11 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
         raise click.UsageError("give exactly one of --checkpoint and --dataset")
     what = "dataset" if dataset else checkpoint
     if not dry_run:
-        refuse_placeholders(repo_id, read_settings(params_path, PARAMS)["card.repo_ids"], what,
-                            params_file=params_path)
+        repo_ids = read_settings(params_path, PARAMS)["card.repo_ids"]
+        refuse_placeholders(repo_id, repo_ids, what, params_file=params_path)
+        if space_repo is not None:
+            # Checked before anything is sent, so a refused Space never follows a sent model.
+            refuse_placeholders(space_repo, repo_ids, checkpoint, params_file=params_path)
     if dataset:
         plan = plan_dataset_upload(repo_id, data_dir, Path(card_dir) / "dataset" / "README.md")
     else:
@@ -81,10 +84,6 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
         plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
                            Path(card_dir) / checkpoint / "README.md",
                            gguf_dir if with_gguf and gguf_dir.is_dir() else None)
-    if space_repo is not None and not dry_run:
-        # Checked before anything is sent, so a refused Space never follows a sent model.
-        refuse_placeholders(space_repo, read_settings(params_path, PARAMS)["card.repo_ids"],
-                            checkpoint, params_file=params_path)
     _send(plan, dry_run, private)
     if space_repo is not None:
         click.echo("")
