@@ -1,12 +1,14 @@
 """Generated tokens per second of both inference engines on the same judge prompts.
 
     python benchmarks/bench_inference.py --model models/base \
-        --pairs ../shared/data/judge-pairs/eval_holdout.jsonl [--prompts 32] [--dtype bfloat16]
+        --pairs ../shared/data/judge-pairs/eval_holdout.jsonl [--prompts 32] [--dtype auto]
 
 Builds the judge prompt (original order) for the first N pairs of a pairs/eval-set JSONL file,
 generates greedily with each engine in turn (transformers, then vLLM when installed) and
 prints tokens/s for each and the ratio vLLM / transformers (target: >= 2.5 on SmolLM2-135M in
-bf16). Engine start-up is timed separately and not part of tokens/s. Timings on shared
+bf16). First it prints the CPU, whether it computes bf16 natively and what `--dtype` resolves
+to (`auto`, the default, as eval.dtype does: docs/precision.md); each engine's line names the
+dtype it ran in. Engine start-up is timed separately and not part of tokens/s. Timings on shared
 machines drift by tens of percent: compare within one run. Run it with OMP_NUM_THREADS=1 and
 without a jemalloc LD_PRELOAD: jemalloc, a gain for CPU training, made transformers decoding
 ~2.7x slower per step here.
@@ -33,7 +35,7 @@ def parse_args(argv=None):
     ap.add_argument("--prompts", type=int, default=32)
     ap.add_argument("--max-new-tokens", type=int, default=200)
     ap.add_argument("--max-model-len", type=int, default=2048)
-    ap.add_argument("--dtype", default="bfloat16", choices=["bfloat16", "float32", "auto"])
+    ap.add_argument("--dtype", default="auto", choices=["auto", "bfloat16", "float32"])
     ap.add_argument("--batch-size", type=int, default=16,
                     help="transformers rows per forward pass (vLLM schedules all prompts itself)")
     ap.add_argument("--threads", type=int, default=0,
@@ -66,7 +68,7 @@ def run_engine(kind: str, args, conversations) -> dict:
     finally:
         engine.close()
     tokens = sum(o[0].num_tokens for o in outs)
-    return {"engine": kind, "start_s": round(start_s, 1), "seconds": round(seconds, 2),
+    return {"engine": kind, "dtype": engine.dtype, "start_s": round(start_s, 1), "seconds": round(seconds, 2),
             "generated_tokens": tokens, "tokens_per_s": round(tokens / seconds, 1),
             "stopped": sum(o[0].finish_reason == "stop" for o in outs)}
 
@@ -78,6 +80,14 @@ def main(argv=None) -> int:
     from bias_judge.core.params import load_params
     from bias_judge.data.prompt import build_messages
 
+    from bias_judge.core import precision
+
+    device = precision.detect()
+    print(f"cpu: {device.describe()}; {os.cpu_count()} cores; --dtype {args.dtype} -> "
+          f"{precision.resolve_dtype(args.dtype, device)}", flush=True)
+    warning = precision.emulation_warning(args.dtype, device, field="--dtype")
+    if warning:
+        print(warning, flush=True)
     style = load_params(REPO / "params.yaml")["prompt"]["style"]  # the judge prompt in use
     pairs = read_jsonl(args.pairs)[: args.prompts]
     conversations = [build_messages(p, style=style) for p in pairs]
@@ -88,12 +98,13 @@ def main(argv=None) -> int:
             continue
         res = run_engine(kind, args, conversations)
         results.append(res)
-        print(f"{kind:>12}: {res['tokens_per_s']:8.1f} generated tokens/s "
+        print(f"{kind:>12} ({res['dtype']}): {res['tokens_per_s']:8.1f} generated tokens/s "
               f"({res['generated_tokens']} tokens in {res['seconds']} s, "
               f"{res['stopped']}/{len(conversations)} stopped at EOS; start {res['start_s']} s)",
               flush=True)
     speed = {r["engine"]: r["tokens_per_s"] for r in results}
-    summary = {"model": args.model, "dtype": args.dtype, "prompts": len(conversations),
+    summary = {"model": args.model, "dtype": args.dtype, "device": device.describe(),
+               "native_bf16": device.native_bf16, "prompts": len(conversations),
                "max_new_tokens": args.max_new_tokens, "results": results,
                "cpu_count": os.cpu_count(),
                "allocator": "jemalloc" if "jemalloc" in os.environ.get("LD_PRELOAD", "") else "system"}

@@ -13,7 +13,7 @@ from bias_judge.evaluation import inference
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.passes import pair_seed, run_passes, select_pairs
-from recipes import settings, write_params
+from recipes import params as recipe_params, settings, write_params
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.core.schema import first_error, validator_for
 
@@ -284,7 +284,7 @@ def test_stage_writes_predictions_confusion_and_metrics_per_set(cli, tmp_path, f
     assert result.exit_code == 0, result.output
     engine, kwargs = scripted[0]
     assert engine.closed
-    assert kwargs["max_model_len"] == 2048 and kwargs["dtype"] == "bfloat16"
+    assert kwargs["max_model_len"] == 2048 and kwargs["dtype"] == recipe_params()["eval"]["dtype"]
     doc = json.loads(metrics.read_text())
     assert doc["checkpoint"] == "base" and set(doc["sets"]) == {"split", "holdout"}
     validator = validator_for("eval_metrics")

@@ -230,15 +230,18 @@ class FakeOut:
 
 
 class FakeEngine:
+    name = "fake"
+    supports_regex = True
+
     def __init__(self, model_dir, **kwargs):
         self.model_dir = model_dir
         self.kwargs = kwargs
         self.calls = []
         self.closed = False
 
-    def generate(self, conversations, *, temperature, max_new_tokens, n, seed):
+    def generate(self, conversations, *, temperature, max_new_tokens, n, seed, regex=None):
         self.calls.append(dict(conversations=conversations, temperature=temperature,
-                               max_new_tokens=max_new_tokens, n=n, seed=seed))
+                               max_new_tokens=max_new_tokens, n=n, seed=seed, regex=regex))
         out = []
         for i, _ in enumerate(conversations):
             samples = [FakeOut(f"Because. <answer>{'ABC'[k % 3]}</answer>", "stop")
@@ -280,6 +283,40 @@ def test_generation_prompt_lists_the_three_options_and_the_answer_tag(items):
 def llm(models, **overrides) -> LLMGenerator:
     """The llm generator with the committed candidates.llm settings, some replaced."""
     return LLMGenerator(**{**params()["candidates"]["llm"], "models": models, **overrides})
+
+
+def test_choose_one_holds_answers_to_one_letter_that_parse_choice_reads(tmp_path, items,
+                                                                      fake_inference):
+    import re
+
+    from bias_judge.data.classify import parse_choice
+    from bias_judge.data.generators.llm import choice_regex
+
+    (tmp_path / "m").mkdir()
+    list(llm([str(tmp_path / "m")], choose_one=True, max_new_tokens=160).generate(items[:2], seed=1))
+    regex = fake_inference[0].calls[0]["regex"]
+    assert regex == choice_regex(160)
+    chose = "The passage says the man was late, so the answer is the man. <answer>B</answer>"
+    assert re.fullmatch(regex, chose) and parse_choice(chose) == "B"
+    listing = "A. the man\nB. the woman\nC. cannot be determined"   # chooses nothing
+    for bad in (listing, listing + " <answer>A</answer><answer>B</answer>",
+                "x" * 5000 + "<answer>A</answer>", "Because. <answer>D</answer>"):
+        assert not re.fullmatch(regex, bad)
+    # the free text must leave the tag room in max_new_tokens (>= 1 character per token)
+    assert int(re.search(r",(\d+)\}", choice_regex(64)).group(1)) < 4 * 64
+    list(llm([str(tmp_path / "m")], choose_one=False).generate(items[:1], seed=1))
+    assert fake_inference[1].calls[0]["regex"] is None
+
+
+def test_choose_one_refuses_an_engine_without_structured_outputs(tmp_path, items, fake_inference,
+                                                                 monkeypatch):
+    from bias_judge.core.errors import InputError
+
+    monkeypatch.setattr(FakeEngine, "supports_regex", False)
+    (tmp_path / "m").mkdir()
+    with pytest.raises(InputError, match="choose_one needs an engine with structured outputs"):
+        list(llm([str(tmp_path / "m")], choose_one=True).generate(items[:1], seed=1))
+    assert fake_inference[0].closed
 
 
 def test_llm_generator_asks_each_model_k_times(tmp_path, items, fake_inference):

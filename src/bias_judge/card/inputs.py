@@ -29,6 +29,7 @@ class CardInputs:
     rows_meta: dict | None = None
     bbq_meta: dict | None = None
     labels_meta: dict | None = None
+    eval_precision: dict[str, dict | None] | None = None  # checkpoint -> its eval's precision
 
 
 def _required(path: Path) -> dict:
@@ -51,10 +52,12 @@ def _optional(path: Path) -> dict | None:
 
 def load_inputs(metrics_dir: str | os.PathLike, data_dir: str | os.PathLike) -> CardInputs:
     metrics_dir, data_dir = Path(metrics_dir), Path(data_dir)
-    evals = {}
+    evals, eval_precision = {}, {}
     for ckpt in CHECKPOINTS:
         path = metrics_dir / f"eval_{ckpt}.json"
-        evals[ckpt] = read_eval_file(_required(path), file=str(path), checkpoint=ckpt)
+        raw = _required(path)
+        evals[ckpt] = read_eval_file(raw, file=str(path), checkpoint=ckpt)
+        eval_precision[ckpt] = raw.get("precision") if isinstance(raw.get("precision"), dict) else None
     train = {stage: _required(metrics_dir / f"train_{stage}.json") for stage in ("sft", "dpo")}
     base_model = _required(metrics_dir / "base_model.json")
     return CardInputs(
@@ -67,4 +70,5 @@ def load_inputs(metrics_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         rows_meta=_optional(data_dir / "rows" / "rows.meta.json"),
         bbq_meta=_optional(data_dir / "bbq.meta.json"),
         labels_meta=_optional(data_dir / "labels.meta.json"),
+        eval_precision=eval_precision,
     )

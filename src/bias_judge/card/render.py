@@ -279,6 +279,9 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
         "verdict_regex_literal": _raw_literal(prompt.VERDICT_RE.pattern),
         "max_new_tokens": ctx.max_new_tokens,
         "guided": ctx.guided,
+        "eval_precision": [{"column": COLUMN_LABELS[c],
+                            "value": sections.fmt_precision((inputs.eval_precision or {}).get(c))}
+                           for c in CHECKPOINTS],
         "max_model_len": ctx.max_model_len,
         "columns": [COLUMN_LABELS[c] for c in CHECKPOINTS],
         "tables": eval_tables(inputs, settings, sets, ood),

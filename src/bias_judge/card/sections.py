@@ -83,6 +83,16 @@ def fmt_str(x) -> str:
     return md_escape(public_text(x)) if isinstance(x, str) and x else DASH
 
 
+def fmt_precision(x, *, autocast: bool = False) -> str:
+    """A precision record (core/precision.py): what ran, whether `auto` chose it, and where."""
+    if not isinstance(x, dict) or not isinstance(x.get("resolved"), str):
+        return DASH
+    what = (f"{x['resolved']} autocast, {x.get('weights_dtype', '?')} weights" if autocast
+            else x["resolved"])
+    how = "auto" if x.get("requested") == "auto" else "as set"
+    return fmt_str(f"{what} ({how}, on {x.get('device', 'an unrecorded device')})")
+
+
 # --- training summary -----------------------------------------------------------------
 
 TRAIN_ROWS = (
@@ -94,6 +104,7 @@ TRAIN_ROWS = (
     ("Wall time", "wall_time_s", fmt_duration),
     ("Throughput, tokens/s", "tokens_per_s", lambda x: f"{x:,.0f}" if _is_num(x) else DASH),
     ("Hardware", "hardware", fmt_str),
+    ("Precision", "precision", lambda x: fmt_precision(x, autocast=True)),
     ("Quantization of the base during training", "quantization", fmt_str),
     ("LoRA rank", "lora_r", fmt_int),
     ("LoRA alpha", "lora_alpha", fmt_int),

@@ -58,5 +58,7 @@ RELEASED = ("dpo", "sft")
 # The eval set name of the split's own eval pairs (human-labelled sets take other names).
 SPLIT_SET = "split"
 
-# Weight dtypes a model is loaded in, for training and for inference.
+# Weight dtypes a model is loaded in, for training and for inference, and the autocast
+# precisions training runs in. `auto` asks the hardware (core/precision.py).
 DTYPES = ("float32", "bfloat16", "float16", "auto")
+PRECISIONS = ("bf16", "fp16", "fp32", "auto")

@@ -103,7 +103,9 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
                  f"{seconds:.0f} s ({rate:.0f} generated tokens/s)")
     finally:
         engine.close()
-    outputs.append(Output(Path(metrics_path), {"checkpoint": checkpoint, "sets": results}, None,
-                          jsonl=False))
+    report_doc = {"checkpoint": checkpoint, "sets": results}
+    if getattr(engine, "precision", None) is not None:  # a server's dtype is the server's: nothing resolved here
+        report_doc["precision"] = engine.precision
+    outputs.append(Output(Path(metrics_path), report_doc, None, jsonl=False))
     return StageResult(outputs=outputs, sidecars=sidecars, warnings=warnings,
                        summary=f"done in {time.monotonic() - started:.0f} s -> {metrics_path}")

@@ -44,6 +44,10 @@ def server_command(model_dir: str | os.PathLike, *, port: int, dtype: str, max_m
     if cpu is None:
         from vllm.platforms import current_platform
         cpu = current_platform.is_cpu()
+    from bias_judge.core import precision
+
+    # vLLM's own `auto` is the checkpoint's dtype; ours asks this machine's hardware.
+    dtype = precision.resolve_dtype(dtype)
     cmd = [sys.executable, "-m", "vllm.entrypoints.openai.api_server",
            "--model", str(model_dir), "--host", host, "--port", str(port), "--dtype", dtype,
            "--max-model-len", str(max_model_len), "--seed", str(seed),

@@ -8,6 +8,7 @@ choice (the policy's own starting point).
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
@@ -17,7 +18,8 @@ from bias_judge.models.folder import check_model_folder, load_tokenizer
 from bias_judge.models.runtime import start
 from bias_judge.models.settings import DPOSettings, ModelSettings
 from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base, named_in,
-                                        run_fingerprint_parts, train_and_summarise, trainer_kwargs)
+                                        resolve_precision, run_fingerprint_parts,
+                                        train_and_summarise, trainer_kwargs)
 
 REFERENCES = ("base", "sft")
 
@@ -90,10 +92,12 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
 
 def train_dpo(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
               outputs: Outputs) -> dict:
+    model, s, precision = resolve_precision(base.model, s, "dpo")
+    base = replace(base, model=model)
     prep = prepare(base, s, sft_adapter, rows_path, outputs)
     return train_and_summarise(prep, base, s, outputs,
                                extra={"beta": s.beta, "loss_type": s.loss_type,
-                                      "reference": s.reference})
+                                      "reference": s.reference, "precision": precision})
 
 
 def run_dpo(model: ModelSettings, s: DPOSettings, model_dir: str | os.PathLike,

@@ -4,6 +4,7 @@ completion (the judge's reply) only."""
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 from bias_judge.core.jsonio import read_jsonl
 from bias_judge.models import checkpoints, lm_head, rows as rowlib
@@ -11,7 +12,8 @@ from bias_judge.models.folder import check_model_folder, load_tokenizer
 from bias_judge.models.runtime import start
 from bias_judge.models.settings import ModelSettings, SFTSettings
 from bias_judge.models.training import (Base, Outputs, Prepared, check_settings, load_base, named_in,
-                                        run_fingerprint_parts, train_and_summarise, trainer_kwargs)
+                                        resolve_precision, run_fingerprint_parts,
+                                        train_and_summarise, trainer_kwargs)
 
 
 def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Prepared:
@@ -65,8 +67,10 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
 
 def train_sft(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> dict:
     """Train, write adapter + merged model + summary; returns the summary."""
+    model, s, precision = resolve_precision(base.model, s, "sft")
+    base = replace(base, model=model)
     prep = prepare(base, s, rows_path, outputs)
-    return train_and_summarise(prep, base, s, outputs, extra={})
+    return train_and_summarise(prep, base, s, outputs, extra={"precision": precision})
 
 
 def run_sft(model: ModelSettings, s: SFTSettings, model_dir: str | os.PathLike,

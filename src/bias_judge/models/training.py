@@ -6,15 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.vocabulary import DTYPES
+from bias_judge.core.vocabulary import DTYPES, PRECISIONS
 from bias_judge.models.settings import ModelSettings, TrainSettings
 from bias_judge.core.jsonio import sha256_file, write_json
 
-PRECISIONS = ("bf16", "fp16", "fp32")
 QUANTIZATIONS = ("none", "nf4")
 
 
@@ -23,6 +22,27 @@ class Base:
     """The frozen base model a run trains from: its folder and the `model` params."""
     model_dir: str
     model: ModelSettings
+
+
+def resolve_precision(model: ModelSettings, s: TrainSettings, section: str):
+    """`auto` in `model.dtype` and `<section>.precision` made concrete for this machine
+    (core/precision.py), a one-line warning for an explicit value this machine only emulates,
+    and the record the training summary keeps. Returns (model, s, record)."""
+    import sys
+
+    from bias_judge.core import precision
+
+    device = precision.detect()
+    dtype = precision.resolve_dtype(model.dtype, device) if model.dtype in DTYPES else model.dtype
+    autocast = (precision.resolve_precision(s.precision, device) if s.precision in PRECISIONS
+                else s.precision)  # an unknown value is left for check_settings to name
+    for value, name in ((model.dtype, "model.dtype"), (s.precision, f"{section}.precision")):
+        warning = precision.emulation_warning(value, device, field=name)
+        if warning:
+            print(warning, file=sys.stderr)
+    record = {**precision.record(s.precision, autocast, device),
+              "weights_dtype": dtype, "weights_dtype_requested": model.dtype}
+    return replace(model, dtype=dtype), replace(s, precision=autocast), record
 
 
 @dataclass

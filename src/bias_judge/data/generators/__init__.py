@@ -32,6 +32,7 @@ class LLMSettings:
     dtype: str
     max_model_len: int
     batch_size: int              # questions per engine call
+    choose_one: bool             # every answer ends in one option's letter (structured outputs)
     engine_options: dict
 
 

@@ -43,6 +43,19 @@ def build_messages(item: dict) -> list[dict]:
     ]
 
 
+# Characters of free text a held answer may write before its answer tag, per new token: about
+# three, so that the tag still fits in max_new_tokens (English runs ~4 characters a token).
+CHARS_PER_TOKEN = 3
+TAG_TOKENS = 12  # "<answer>B</answer>" and an end-of-turn token, with room to spare
+
+
+def choice_regex(max_new_tokens: int) -> str:
+    """Some reasoning without tags, then exactly one of the three letters in answer tags: the
+    answer names one option (what the judge pairs need), and `parse_choice` reads it."""
+    room = max(16, CHARS_PER_TOKEN * (max_new_tokens - TAG_TOKENS))
+    return rf"[^<]{{8,{room}}}<answer>[ABC]</answer>"
+
+
 def request_seed(seed: int, model: str, question_id: str) -> int:
     digest = hashlib.blake2b(f"{seed}\x1f{model}\x1f{question_id}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big") >> 1  # 63 bits: fits every engine's seed type
@@ -62,7 +75,7 @@ class LLMGenerator:
 
     def __init__(self, *, models: Sequence[str], samples_per_question: int, temperature: float,
                  max_new_tokens: int, engine: str, dtype: str, batch_size: int,
-                 max_model_len: int, engine_options: dict):
+                 max_model_len: int, engine_options: dict, choose_one: bool = False):
         if not models:
             raise InputError("no model folders given", field="candidates.llm.models")
         self.models = list(models)
@@ -75,6 +88,7 @@ class LLMGenerator:
         self.batch_size = int(batch_size)
         self.max_model_len = int(max_model_len)
         self.engine_options = dict(engine_options)
+        self.regex = choice_regex(self.max_new_tokens) if choose_one else None
 
     def generate(self, items: Sequence[dict], seed: int) -> Iterator[dict]:
         for model_dir in self.models:
@@ -87,6 +101,11 @@ class LLMGenerator:
             engine = load_engine(model_dir, engine=self.engine, dtype=self.dtype,
                                  max_model_len=self.max_model_len, seed=seed,
                                  **self.engine_options)
+            if self.regex is not None and not getattr(engine, "supports_regex", False):
+                engine.close()
+                raise InputError(f"choose_one needs an engine with structured outputs (vLLM); "
+                                 f"the {engine.name} engine has none",
+                                 field="candidates.llm.choose_one")
             try:
                 yield from self._ask(engine, name, items, seed)
             finally:
@@ -106,7 +125,8 @@ class LLMGenerator:
             outputs = engine.generate([build_messages(it) for it in batch],
                                       temperature=self.temperature,
                                       max_new_tokens=self.max_new_tokens,
-                                      n=self.samples, seed=seeds)
+                                      n=self.samples, seed=seeds,
+                                      **({"regex": self.regex} if self.regex else {}))
             if len(outputs) != len(batch):
                 raise RuntimeError(f"engine returned {len(outputs)} results for "
                                    f"{len(batch)} prompts")

@@ -148,9 +148,22 @@ class Engine(ABC):
         self.model_dir = check_model_folder(model_dir)
         self.tokenizer = load_tokenizer(self.model_dir, padding_side="left")
         self.dtype = dtype
+        self.precision: dict | None = None  # set by engines that load the weights themselves
         self.max_model_len = effective_max_model_len(self.model_dir, int(max_model_len))
         self.seed = int(seed)
         self.stop_ids = stop_token_ids(self.model_dir, self.tokenizer)
+
+    def _resolve_dtype(self, dtype: str) -> str:
+        """`auto` made concrete for this machine (core/precision.py), with a one-line warning
+        for an explicit dtype it only emulates; kept in `precision` for the artifacts."""
+        from bias_judge.core import precision
+
+        warning = precision.emulation_warning(dtype, field="dtype")
+        if warning:
+            print(warning, file=sys.stderr)
+        self.dtype = precision.resolve_dtype(dtype)
+        self.precision = precision.record(dtype, self.dtype)
+        return self.dtype
 
     def prompt_ids(self, conversation: Conversation) -> list[int]:
         return render_prompt_ids(self.tokenizer, conversation)

@@ -30,7 +30,7 @@ class TransformersEngine(Engine):
             torch.set_num_threads(int(threads))
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
-        torch_dtype = {"bfloat16": torch.bfloat16, "float32": torch.float32}.get(dtype, "auto")
+        torch_dtype = getattr(torch, self._resolve_dtype(dtype))
         self.model = AutoModelForCausalLM.from_pretrained(str(self.model_dir), dtype=torch_dtype,
                                                           use_safetensors=True)
         self.model.to(self.device)

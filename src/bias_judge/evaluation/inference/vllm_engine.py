@@ -40,7 +40,8 @@ class VLLMEngine(Engine):
         from vllm import LLM
         from vllm.platforms import current_platform
 
-        kwargs = dict(model=str(self.model_dir), tokenizer=str(self.model_dir), dtype=dtype,
+        kwargs = dict(model=str(self.model_dir), tokenizer=str(self.model_dir),
+                      dtype=self._resolve_dtype(dtype),
                       max_model_len=self.max_model_len, seed=self.seed,
                       enable_prefix_caching=True, enforce_eager=bool(enforce_eager))
         if current_platform.is_cpu():
