@@ -485,3 +485,23 @@ def test_a_gguf_base_names_its_upstream_hub_repo(work):
     assert front["base_model"] == "HuggingFaceTB/SmolLM2-135M-Instruct"
     _edit(work / "metrics" / "base_model.json", lambda o: o.update(hub_id=None))
     assert "base_model" not in front_matter(_render(work))
+
+
+def test_the_card_says_what_precision_ran_and_where(work):
+    cpu = "Intel(R) Xeon(R) Processor (no native bf16: ONEDNN_MAX_CPU_ISA=AVX2 caps oneDNN below bf16)"
+    for stage in ("sft", "dpo"):
+        _edit(work / "metrics" / f"train_{stage}.json", lambda o: o.update(precision={
+            "requested": "auto", "resolved": "fp32", "weights_dtype": "float32",
+            "weights_dtype_requested": "auto", "device": cpu, "native_bf16": False}))
+    _edit(work / "metrics" / "eval_sft.json", lambda o: o.update(precision={
+        "requested": "bfloat16", "resolved": "bfloat16", "device": cpu, "native_bf16": False}))
+    text = _render(work)
+    row = next(line for line in text.splitlines() if line.startswith("| Precision |"))
+    assert row.count("fp32 autocast, float32 weights (auto, on Intel(R) Xeon(R) Processor") == 2
+    line = next(line for line in text.splitlines() if line.startswith("Weights during evaluation:"))
+    assert "SFT bfloat16 (as set, on Intel(R) Xeon(R) Processor (no native bf16" in line
+    assert "Base bfloat16 (auto, on NVIDIA H200 (bf16))" in line
+    _edit(work / "metrics" / "eval_base.json", lambda o: o.pop("precision"))
+    line = next(line for line in _render(work).splitlines()
+                if line.startswith("Weights during evaluation:"))
+    assert "Base —" in line   # an eval file from before precision was recorded

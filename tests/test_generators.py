@@ -237,7 +237,12 @@ class FakeEngine:
         self.model_dir = model_dir
         self.kwargs = kwargs
         self.calls = []
+        self.continued = []
         self.closed = False
+
+    def continue_replies(self, conversations, replies, *, max_new_tokens, regex=None):
+        self.continued.append(dict(conversations=conversations, replies=replies, regex=regex))
+        return [FakeOut("<answer>C</answer>", "stop") for _ in replies]
 
     def generate(self, conversations, *, temperature, max_new_tokens, n, seed, regex=None):
         self.calls.append(dict(conversations=conversations, temperature=temperature,
@@ -285,27 +290,28 @@ def llm(models, **overrides) -> LLMGenerator:
     return LLMGenerator(**{**params()["candidates"]["llm"], "models": models, **overrides})
 
 
-def test_choose_one_holds_answers_to_one_letter_that_parse_choice_reads(tmp_path, items,
-                                                                      fake_inference):
+def test_choose_one_closes_only_the_answers_that_name_no_option(tmp_path, items, fake_inference):
     import re
 
     from bias_judge.data.classify import parse_choice
-    from bias_judge.data.generators.llm import choice_regex
+    from bias_judge.data.generators.llm import CHOICE_REGEX
 
     (tmp_path / "m").mkdir()
-    list(llm([str(tmp_path / "m")], choose_one=True, max_new_tokens=160).generate(items[:2], seed=1))
-    regex = fake_inference[0].calls[0]["regex"]
-    assert regex == choice_regex(160)
-    chose = "The passage says the man was late, so the answer is the man. <answer>B</answer>"
-    assert re.fullmatch(regex, chose) and parse_choice(chose) == "B"
-    listing = "A. the man\nB. the woman\nC. cannot be determined"   # chooses nothing
-    for bad in (listing, listing + " <answer>A</answer><answer>B</answer>",
-                "x" * 5000 + "<answer>A</answer>", "Because. <answer>D</answer>"):
-        assert not re.fullmatch(regex, bad)
-    # the free text must leave the tag room in max_new_tokens (>= 1 character per token)
-    assert int(re.search(r",(\d+)\}", choice_regex(64)).group(1)) < 4 * 64
+    rows = list(llm([str(tmp_path / "m")], choose_one=True, samples_per_question=3)
+                .generate(items[:2], seed=1))
+    engine = fake_inference[0]
+    # FakeEngine: sample 2 of the first question is cut before choosing; the rest choose
+    (cont,) = engine.continued
+    assert cont["replies"] == ["The passage says that the\n"] and cont["regex"] == CHOICE_REGEX
+    assert cont["conversations"] == [build_messages(items[0])]
+    first = [r for r in rows if r["question_id"] == items[0]["question_id"]]
+    assert first[2]["text"] == "The passage says that the\n<answer>C</answer>"
+    assert first[2]["truncated"] is True          # the answer was still cut: classify says so
+    assert all(parse_choice(r["text"]) is not None for r in rows)
+    assert [r["text"] for r in first[:2]] == ["Because. <answer>A</answer>", "Because. <answer>B</answer>"]
+    assert re.fullmatch(CHOICE_REGEX, "<answer>B</answer>") and not re.fullmatch(CHOICE_REGEX, "<answer>D</answer>")
     list(llm([str(tmp_path / "m")], choose_one=False).generate(items[:1], seed=1))
-    assert fake_inference[1].calls[0]["regex"] is None
+    assert fake_inference[1].continued == []
 
 
 def test_choose_one_refuses_an_engine_without_structured_outputs(tmp_path, items, fake_inference,

@@ -310,11 +310,16 @@ def test_guided_decoding_gives_the_untrained_base_a_verdict_every_time(tmp_path)
             "response_a": {"model": "m", "text": "The old friend, since older people forget. A"},
             "response_b": {"model": "m", "text": "The passage does not say. <answer>B</answer>"}}
     convs = [build_messages(pair, style="published"), build_messages(pair, swapped=True, style="published")]
-    with load_engine(tmp_path / "base", engine="vllm", dtype="bfloat16", max_model_len=2048,
+    with load_engine(tmp_path / "base", engine="vllm", dtype="auto", max_model_len=2048,
                      enforce_eager=True, seed=0) as eng:
         guided = eng.generate(convs, temperature=0.0, max_new_tokens=160, regex=guided_reply_regex(160))
         sampled = eng.generate(convs[:1], temperature=0.3, max_new_tokens=160, n=3, seed=[5],
                                regex=guided_reply_regex(160))
+        # the candidate generator's choose_one: a begun answer is closed with one letter
+        closed = eng.continue_replies(convs[:1], ["Both could have forgotten them.\n"],
+                                      max_new_tokens=12, regex=r"<answer>[ABC]</answer>")
+    import re
+    assert re.fullmatch(r"<answer>[ABC]</answer>", closed[0].text), closed[0]
     replies = [o[0] for o in guided] + sampled[0]
     assert all(parse_verdict(r.text)[1] in ("A", "B", "TIE") for r in replies), \
         [(r.text[-60:], r.finish_reason, r.num_tokens) for r in replies]
@@ -323,3 +328,19 @@ def test_guided_decoding_gives_the_untrained_base_a_verdict_every_time(tmp_path)
 def test_regex_is_refused_by_an_engine_that_cannot_hold_it(engine):
     with pytest.raises(NotImplementedError, match="regular expression"):
         engine.generate(CONVS[:1], temperature=0.0, max_new_tokens=4, regex="x")
+
+
+def test_continue_replies_goes_on_from_the_reply_begun(engine):
+    """Greedy continuation after a begun reply equals greedy generation from the prompt
+    followed by those tokens: the begun text is part of the prompt, not regenerated."""
+    whole = engine.generate(CONVS[:2], temperature=0.0, max_new_tokens=10)
+    begun = [engine.decode(o[0].token_ids[:4]) for o in whole]
+    cont = engine.continue_replies(CONVS[:2], begun, max_new_tokens=6)
+    assert len(cont) == 2 and all(c.num_tokens <= 6 for c in cont)
+    prefix_ids = [engine.prompt_ids(c) + engine.tokenizer.encode(b, add_special_tokens=False)
+                  for c, b in zip(CONVS[:2], begun)]
+    direct = engine._generate_ids(prefix_ids, temperature=0.0, max_new_tokens=6, n=1, seeds=[0, 0])
+    assert [c.token_ids for c in cont] == [d[0].token_ids for d in direct]
+    with pytest.raises(NotImplementedError, match="regular expression"):
+        engine.continue_replies(CONVS[:1], ["x"], max_new_tokens=4, regex="<answer>[ABC]</answer>")
+    assert engine.continue_replies([], [], max_new_tokens=4) == []

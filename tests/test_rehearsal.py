@@ -430,7 +430,7 @@ _VLLM_PROBE = textwrap.dedent("""
     import sys
     if __name__ == "__main__":
         from bias_judge.evaluation.inference import load_engine
-        with load_engine(sys.argv[1], engine="vllm", dtype="bfloat16", max_model_len=4096,
+        with load_engine(sys.argv[1], engine="vllm", dtype="auto", max_model_len=4096,
                          seed=0, enforce_eager=True) as engine:
             print("VLLM-LOADED")
 """)

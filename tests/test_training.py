@@ -561,3 +561,23 @@ def test_resume_never_continues_a_run_of_other_code(work, tmp_path):
     assert _sft_cli(work, tmp_path, params).exit_code == 0
     assert summary()["resumed_from_step"] is None
     assert adapter_sha() == first
+
+
+def test_balanced_subset_teaches_each_verdict_about_equally():
+    # 30 TIE pairs and 10 decided pairs (A in one order, B in the other), 2 rows each
+    rows = []
+    for k in range(40):
+        pid = f"p{k:02d}"
+        verdicts = ("TIE", "TIE") if k < 30 else ("A", "B")
+        rows += [{"pair_id": pid, "order": o, "verdict": v}
+                 for o, v in zip(("original", "swapped"), verdicts)]
+    plain = rowlib.select_rows(rows, 24, seed=1)
+    balanced = rowlib.select_rows(rows, 24, seed=1, balance_verdicts=True)
+    count = lambda sub, v: sum(r["verdict"] == v for r in sub)  # noqa: E731
+    assert (count(balanced, "A"), count(balanced, "B"), count(balanced, "TIE")) == (8, 8, 8)
+    assert count(plain, "TIE") > 12          # a plain draw keeps the pool's 3:1 share of TIE
+    assert balanced == rowlib.select_rows(rows, 24, seed=1, balance_verdicts=True)
+    pairs = {r["pair_id"] for r in balanced}
+    assert all(sum(r["pair_id"] == p for r in balanced) == 2 for p in pairs)  # whole pairs
+    # when decided pairs run out, TIE pairs fill the subset
+    assert len(rowlib.select_rows(rows, 60, seed=1, balance_verdicts=True)) == 60

@@ -12,9 +12,13 @@ from bias_judge.core.errors import InputError
 OVERLONG_POLICIES = ("drop", "truncate", "error")
 
 
-def select_rows(rows: list[dict], max_rows: int | None, seed: int) -> list[dict]:
+def select_rows(rows: list[dict], max_rows: int | None, seed: int,
+                balance_verdicts: bool = False) -> list[dict]:
     """At most `max_rows` rows, whole pairs first (both orders of a pair stay together so the
-    subset keeps the position swap balanced), pairs picked by a seeded shuffle; file order kept."""
+    subset keeps the position swap balanced), pairs picked by a seeded shuffle; file order kept.
+
+    `balance_verdicts`: pairs are drawn two decided (A in one order, B in the other) to one TIE,
+    so that the subset teaches A, B and TIE about equally often, until either kind runs out."""
     if max_rows is None or len(rows) <= max_rows:
         return list(rows)
     by_pair: OrderedDict[str, list[int]] = OrderedDict()
@@ -22,12 +26,28 @@ def select_rows(rows: list[dict], max_rows: int | None, seed: int) -> list[dict]
         by_pair.setdefault(row["pair_id"], []).append(i)
     pair_ids = sorted(by_pair)
     random.Random(seed).shuffle(pair_ids)
+    if balance_verdicts:
+        tie = [p for p in pair_ids if any(rows[i]["verdict"] == "TIE" for i in by_pair[p])]
+        tie_set = set(tie)
+        decided = [p for p in pair_ids if p not in tie_set]
+        pair_ids = _interleave(decided, tie, per_round=(2, 1))
     keep: list[int] = []
     for pid in pair_ids:
         if len(keep) >= max_rows:
             break
         keep.extend(by_pair[pid])
     return [rows[i] for i in sorted(keep[:max_rows])]
+
+
+def _interleave(first: list, second: list, per_round: tuple[int, int]) -> list:
+    """`per_round[0]` items of `first`, then `per_round[1]` of `second`, and again; the rest of
+    the longer list at the end."""
+    out, i, j = [], 0, 0
+    while i < len(first) or j < len(second):
+        out += first[i:i + per_round[0]]
+        out += second[j:j + per_round[1]]
+        i, j = i + per_round[0], j + per_round[1]
+    return out
 
 
 @dataclass

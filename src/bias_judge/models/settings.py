@@ -58,6 +58,7 @@ class SFTSettings(TrainSettings):
     """params section `sft`."""
     lora: LoraSettings
     verdict_weight: float        # loss weight of the decision token (models/verdict_weight.py)
+    balance_verdicts: bool       # the max_rows subset teaches A, B and TIE about equally often
 
 
 @dataclass(frozen=True)

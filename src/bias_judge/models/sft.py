@@ -25,7 +25,7 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
     if not rows:
         from bias_judge.core.errors import InputError
         raise InputError("no SFT rows", file=rows_path)
-    subset = rowlib.select_rows(rows, s.max_rows, s.seed)
+    subset = rowlib.select_rows(rows, s.max_rows, s.seed, balance_verdicts=s.balance_verdicts)
     tokenizer = load_tokenizer(base.model_dir)
     report = rowlib.check_rows(tokenizer, subset, ("completion",), max_length=s.max_length,
                                overlong=s.overlong, source=rows_path)

