@@ -491,7 +491,7 @@ def test_verdict_weight_scales_the_decision_token_loss_only(work, tmp_path):
     assert torch.allclose(-scaled.log_probs.sum() / mask.sum(), by_hand)
     assert not torch.allclose(by_hand, -plain.log_probs.sum() / mask.sum())
     # weight 1 leaves the trainer untouched
-    plain_prep = prepare(base(work), sft_settings(), str(work / "sft.jsonl"), outputs(tmp_path / "p"))
+    plain_prep = prepare(base(work), sft_settings(verdict_weight=1.0), str(work / "sft.jsonl"), outputs(tmp_path / "p"))
     assert "loss_weights" not in next(iter(plain_prep.trainer.get_train_dataloader()))
 
 
