@@ -79,7 +79,6 @@ def main(argv=None) -> int:
     from bias_judge.core.jsonio import read_jsonl
     from bias_judge.core.params import load_params
     from bias_judge.data.prompt import build_messages
-
     from bias_judge.core import precision
 
     device = precision.detect()

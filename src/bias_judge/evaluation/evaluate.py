@@ -104,7 +104,8 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
     finally:
         engine.close()
     report_doc = {"checkpoint": checkpoint, "sets": results}
-    if getattr(engine, "precision", None) is not None:  # a server's dtype is the server's: nothing resolved here
+    # An openai engine has no precision: the server chose its dtype, nothing was resolved here.
+    if getattr(engine, "precision", None) is not None:
         report_doc["precision"] = engine.precision
     outputs.append(Output(Path(metrics_path), report_doc, None, jsonl=False))
     return StageResult(outputs=outputs, sidecars=sidecars, warnings=warnings,
