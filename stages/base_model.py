@@ -15,17 +15,17 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
 
 PARAMS = {"model.source": str, "model.revision": str | None, "model.chat_template": str | None}
 
 
 @click.command(help="Materialise model.source as a local model folder (safetensors, tokenizer, "
                     "chat template) and describe it in a metrics file.")
-@click.option("--out", default="models/base", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out", default="models/base", show_default=True, type=OutputPath(file_okay=False),
               help="model folder to write")
 @click.option("--metrics", "metrics_path", default="metrics/base_model.json", show_default=True,
-              type=click.Path(dir_okay=False), help="description of the materialised model")
+              type=OutputPath(dir_okay=False), help="description of the materialised model")
 @params_option
 @one_line_errors
 def command(out, metrics_path, params_path):

@@ -15,7 +15,7 @@ import click
 
 from bias_judge.core.progress import engine_log, log_path_for
 from bias_judge.data.generators import CandidateSettings, generate_candidates
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"candidates": CandidateSettings}
 
@@ -23,7 +23,7 @@ PARAMS = {"candidates": CandidateSettings}
 @click.command(help="Answer every sampled question with each candidate generator.")
 @click.option("--sample", "sample_path", required=True, type=click.Path(dir_okay=False),
               help="Sampled items (bbq_item JSONL).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="Candidates (JSONL); the sidecar X.meta.json is written beside it.")
 @params_option
 @one_line_errors

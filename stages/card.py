@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.card.render import CardSettings
+from bias_judge.card.render import CARD_FILES, CardSettings
 from bias_judge.data.prompt import PromptSettings
-from bias_judge.stages.common import one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
 
 PARAMS = {"card": CardSettings, "prompt": PromptSettings, "split.ood_category": str,
           "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int,
@@ -32,13 +32,14 @@ def group():
 @click.option("--data-dir", default="data", show_default=True, type=click.Path(file_okay=False),
               help="Folder with pairs.meta.json, split/split.meta.json and rows/rows.meta.json "
                    "(all optional).")
-@click.option("--out-dir", default="model_card", show_default=True, type=click.Path(file_okay=False),
+@click.option("--out-dir", default="model_card", show_default=True,
+              type=OutputPath(file_okay=False, writes=CARD_FILES),
               help="Cards go to OUT_DIR/{dpo,sft,dataset}/README.md.")
 @click.option("--summary", "summary_path", default="metrics/summary.json", show_default=True,
-              type=click.Path(dir_okay=False),
+              type=OutputPath(dir_okay=False),
               help="The headline metrics per checkpoint (the file `dvc metrics` reads).")
 @click.option("--plots-dir", default="plots/confusion", show_default=True,
-              type=click.Path(file_okay=False),
+              type=OutputPath(file_okay=False),
               help="Confusion records of the primary eval set, PLOTS_DIR/<checkpoint>.json.")
 @click.option("--template", default=None, type=click.Path(dir_okay=False),
               help="Jinja template (default: the packaged model_card/card.md.j2).")

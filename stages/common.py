@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import sys
+from pathlib import Path
 
 import click
 
@@ -12,7 +13,41 @@ from bias_judge.core.artifacts import StageResult, write_result
 from bias_judge.core.errors import InputError
 from bias_judge.core.settings import read_settings
 
-__all__ = ["emit", "one_line_errors", "params_option", "read_settings", "training_options"]
+__all__ = ["OutputPath", "emit", "one_line_errors", "params_option", "read_settings",
+           "training_options"]
+
+
+class OutputPath(click.Path):
+    """A path the command writes. Every other path option is one of its inputs; before the
+    command runs (`one_line_errors`) no output may be an input, and every output must be
+    writable (core/outputs.py). For a folder, `writes` names the files written in it when
+    the command does not own the whole folder."""
+
+    def __init__(self, *, writes: tuple[str, ...] | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.writes = writes
+
+
+def _path_args(ctx: click.Context):
+    from bias_judge.core.outputs import PathArg
+
+    inputs, outputs = [], []
+    for param in ctx.command.params:
+        if not isinstance(param.type, click.Path):
+            continue
+        value = ctx.params.get(param.name)
+        values = value if isinstance(value, (tuple, list)) else (value,)
+        name = param.opts[0] if param.opts and param.opts[0].startswith("-") \
+            else param.human_readable_name
+        for v in values:
+            if v is None or v == "":
+                continue
+            folder = param.type.file_okay is False
+            if isinstance(param.type, OutputPath):
+                outputs.append(PathArg(name, Path(v), folder, param.type.writes))
+            else:
+                inputs.append(PathArg(name, Path(v), folder))
+    return inputs, outputs
 
 params_option = click.option(
     "--params", "params_path", default="params.yaml", show_default=True,
@@ -29,13 +64,13 @@ def training_options(stage: str):
         click.option("--rows", default=f"data/rows/{stage}.jsonl", show_default=True,
                      type=click.Path(dir_okay=False), help=f"{stage.upper()} rows ({stage}_row schema)"),
         click.option("--out-dir", default=f"models/{stage}", show_default=True,
-                     type=click.Path(file_okay=False),
+                     type=OutputPath(file_okay=False),
                      help="adapter/, merged/ and checkpoints/ are written below it"),
         click.option("--metrics", "metrics_path", default=f"metrics/train_{stage}.json",
-                     show_default=True, type=click.Path(dir_okay=False),
+                     show_default=True, type=OutputPath(dir_okay=False),
                      help="training summary (train_summary schema)"),
         click.option("--live-dir", default=f"dvclive/{stage}", show_default=True,
-                     type=click.Path(file_okay=False),
+                     type=OutputPath(file_okay=False),
                      help="dvclive folder for the per-step curves and their summary"),
     ]
 
@@ -55,10 +90,16 @@ def emit(stage: str, result: StageResult) -> None:
 
 
 def one_line_errors(fn):
-    """Turn InputError into `error: <file>:<line>: field '<f>': <msg>` and exit code 2."""
+    """Check the command's outputs before any work (`OutputPath`), and turn InputError into
+    `error: <file>:<line>: field '<f>': <msg>` and exit code 2."""
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
         try:
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None:
+                from bias_judge.core.outputs import check_outputs
+
+                check_outputs(*_path_args(ctx))
             return fn(*args, **kwargs)
         except InputError as exc:
             click.echo(f"error: {exc.one_line()}", err=True)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 from bias_judge.data import fetch_bbq as fb
-from bias_judge.stages.common import one_line_errors
+from bias_judge.stages.common import OutputPath, one_line_errors
 
 
 @click.group(help="Get input data.")
@@ -20,7 +20,7 @@ def group() -> None:
 @group.command("fetch-bbq", help="Download the 11 BBQ category files from GitHub "
                f"({fb.BBQ_REPO}, CC-BY-4.0) and verify each against its pinned git blob id "
                "(and SHA-256 where pinned).")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", required=True, type=OutputPath(file_okay=False),
               help="Folder to write Age.jsonl ... Sexual_orientation.jsonl into; "
                    "then set data.bbq_dir in params.yaml to it.")
 @click.option("--commit", default=fb.PINNED_COMMIT, show_default=True,
@@ -46,7 +46,7 @@ def fetch_bbq(out_dir: str, commit: str) -> None:
 @group.command("fetch-pairs", help="Download the published judge pairs and the human-labelled "
                "holdout (Hugging Face dataset, Apache-2.0) and verify them against pinned SHA-256 "
                "checksums. Offline, point the holdout profile's paths at any local copy instead.")
-@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out", "out_dir", required=True, type=OutputPath(file_okay=False),
               help="Folder for pairs.jsonl, pairs_to_label.jsonl and eval_holdout.jsonl (the "
                    "holdout profile reads data/judge-pairs).")
 @click.option("--revision", default=None,

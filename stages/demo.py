@@ -5,8 +5,8 @@
 
 Paste a question, its answer choices (optional) and two responses; the page shows the
 verdict, the reasoning and the swap check. Pairs are judged as `bias-judge judge` judges
-them, with the same settings from params.yaml (`prompt.style`, the `eval` section) and the
-same overrides. Not a pipeline stage.
+them, with the same settings from params.yaml (`prompt.style`, the `eval` section), the same
+use of the model folder's bias_judge.json and the same overrides. Not a pipeline stage.
 """
 
 from __future__ import annotations
@@ -47,22 +47,26 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 @click.option("--dtype", default=None, type=click.Choice(DTYPES),
               help="In-process weights dtype. Default: eval.dtype.")
 @click.option("--prompt-style", default=None, type=click.Choice(sorted(PROMPT_STYLES)),
-              help="The prompt the checkpoint was trained with. Default: prompt.style.")
+              help="The prompt the checkpoint was trained with. Default: the one the "
+                   "model folder's bias_judge.json records, else prompt.style.")
 @click.option("--max-new-tokens", default=None, type=click.IntRange(min=1),
-              help="Default: eval.max_new_tokens.")
+              help="Default: the model folder's bias_judge.json, else eval.max_new_tokens.")
 @params_option
 @one_line_errors
 def command(model_dir, host, port, swap_check, samples, base_url, served_model, engine, dtype,
             prompt_style, max_new_tokens, params_path):
     from bias_judge.demo.app import run_demo
-    from bias_judge.evaluation.judge import JudgeSettings, choose_engine
+    from bias_judge.evaluation.judge import choose_engine, settings_for_model
 
     p = read_settings(params_path, PARAMS)
     s: EvalSettings = p["eval"]
     engine, base_url, options = choose_engine(s, engine=engine, base_url=base_url,
                                               served_model=served_model)
-    settings = JudgeSettings.from_params(s, prompt_style or p["prompt"].style,
-                                         swap_check=swap_check, samples=samples,
-                                         max_new_tokens=max_new_tokens)
+    settings, warnings = settings_for_model(model_dir, s, p["prompt"].style,
+                                            swap_check=swap_check, samples=samples,
+                                            prompt_style=prompt_style,
+                                            max_new_tokens=max_new_tokens)
+    for warning in warnings:
+        click.echo(f"warning: demo: {warning}", err=True)
     run_demo(model_dir, engine=engine, dtype=dtype or s.dtype, max_model_len=s.max_model_len,
              engine_options=options, base_url=base_url, settings=settings, host=host, port=port)

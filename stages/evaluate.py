@@ -22,7 +22,7 @@ from bias_judge.core.progress import engine_log, log_path_for
 from bias_judge.data.prompt import PromptSettings
 from bias_judge.evaluation.evaluate import evaluate_checkpoint
 from bias_judge.evaluation.settings import EvalSettings
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 
@@ -34,9 +34,9 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
               help="Model folder: weights, tokenizer with chat template.")
 @click.option("--eval-set", "eval_set", required=True, type=click.Path(dir_okay=False),
               help="The split's eval set (eval_pair JSONL).")
-@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out-dir", required=True, type=OutputPath(file_okay=False),
               help="Folder for predictions and confusion data.")
-@click.option("--metrics", "metrics_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--metrics", "metrics_path", required=True, type=OutputPath(dir_okay=False),
               help="Per-checkpoint metrics JSON.")
 @params_option
 @one_line_errors

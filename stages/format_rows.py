@@ -1,4 +1,4 @@
-"""Stage `format`: labelled pairs -> SFT and DPO training rows, both response orders (SPEC §6).
+"""Stage `format`: labelled pairs -> SFT and DPO training rows, both response orders (docs/data-formats.md#prompt-and-rows).
 
     bias-judge format --labels data/labels.jsonl --out-dir data/rows [--params params.yaml]
 
@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.data.format_rows import FormatSettings, format_file
+from bias_judge.data.format_rows import FILES, FormatSettings, format_file
 from bias_judge.data.prompt import PromptSettings
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"format": FormatSettings, "prompt": PromptSettings}
 
@@ -21,7 +21,8 @@ PARAMS = {"format": FormatSettings, "prompt": PromptSettings}
 @click.command(help="Turn labelled pairs into swap-doubled SFT and DPO rows.")
 @click.option("--labels", "labels_path", required=True, type=click.Path(dir_okay=False),
               help="Labelled pairs (labelled_pair JSONL).")
-@click.option("--out-dir", required=True, type=click.Path(file_okay=False),
+@click.option("--out-dir", required=True,
+              type=OutputPath(file_okay=False, writes=tuple(FILES.values())),
               help="Output folder: sft.jsonl, dpo.jsonl, rows.meta.json.")
 @params_option
 @one_line_errors

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 
 from bias_judge.data.ingest import ingest
-from bias_judge.stages.common import emit, one_line_errors
+from bias_judge.stages.common import OutputPath, emit, one_line_errors
 
 PARAMS: dict[str, type] = {}
 
@@ -18,7 +18,7 @@ PARAMS: dict[str, type] = {}
 @click.command(help="Normalise the BBQ category files in --bbq-dir into one items file.")
 @click.option("--bbq-dir", required=True, type=click.Path(file_okay=False),
               help="Folder with the upstream BBQ files (Age.jsonl, ..., Sexual_orientation.jsonl).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="Normalised items (JSONL); the sidecar X.meta.json is written beside it.")
 @one_line_errors
 def command(bbq_dir: str, out: str) -> None:

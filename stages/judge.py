@@ -9,7 +9,9 @@ reasoning, the swap check, every raw reply and the settings. Not a pipeline stag
 dvc.yaml runs it. Settings come from params.yaml: `prompt.style` (the prompt the checkpoint
 was trained with) and the `eval` section (engine, dtype, context, max_new_tokens,
 sample_temperature, seed, guided, batch_size, base_url, engine_options); the options
-override them for one run.
+override them for one run. A checkpoint folder with a bias_judge.json (what the sft and dpo
+stages write) gives the prompt style and max_new_tokens instead of params.yaml; an option
+still wins, and either way a value that differs from the folder's is one warning line.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from bias_judge.core.vocabulary import DTYPES
 from bias_judge.data.prompt import PROMPT_STYLES, PromptSettings
 from bias_judge.evaluation.inference import ENGINES
 from bias_judge.evaluation.settings import EvalSettings
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 
@@ -37,7 +39,7 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
                    "chat template and stop tokens are read here; the weights are not loaded.")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
               help="Pairs to judge (JSONL, schema judge_input).")
-@click.option("--out", "out_path", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", "out_path", required=True, type=OutputPath(dir_okay=False),
               help="Verdicts (JSONL, schema judge_output), written atomically.")
 @click.option("--swap-check/--no-swap-check", default=True, show_default=True,
               help="Also judge each pair with the responses exchanged (same batch); when the "
@@ -60,9 +62,10 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
               help="Hold every reply to the judge format with vLLM structured outputs (vllm "
                    "engine, or a vLLM server). Default: eval.guided.")
 @click.option("--prompt-style", default=None, type=click.Choice(sorted(PROMPT_STYLES)),
-              help="The prompt the checkpoint was trained with. Default: prompt.style.")
+              help="The prompt the checkpoint was trained with. Default: the one the "
+                   "model folder's bias_judge.json records, else prompt.style.")
 @click.option("--max-new-tokens", default=None, type=click.IntRange(min=1),
-              help="Default: eval.max_new_tokens.")
+              help="Default: the model folder's bias_judge.json, else eval.max_new_tokens.")
 @click.option("--batch-size", default=None, type=click.IntRange(min=1),
               help="Conversations per engine call. Default: eval.batch_size.")
 @click.option("--concurrency", default=None, type=click.IntRange(min=1),
@@ -75,16 +78,19 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 def command(model_dir, pairs_path, out_path, swap_check, samples, base_url, served_model,
             engine, dtype, guided, prompt_style, max_new_tokens, batch_size, concurrency,
             max_retries, params_path):
-    from bias_judge.evaluation.judge import JudgeSettings, choose_engine, judge_file
+    from bias_judge.evaluation.judge import choose_engine, judge_file, settings_for_model
 
     p = read_settings(params_path, PARAMS)
     s: EvalSettings = p["eval"]
     engine, base_url, options = choose_engine(s, engine=engine, base_url=base_url,
                                               served_model=served_model,
                                               concurrency=concurrency, max_retries=max_retries)
-    settings = JudgeSettings.from_params(s, prompt_style or p["prompt"].style,
-                                         swap_check=swap_check, samples=samples, guided=guided,
-                                         max_new_tokens=max_new_tokens, batch_size=batch_size)
+    settings, warnings = settings_for_model(model_dir, s, p["prompt"].style,
+                                            swap_check=swap_check, samples=samples,
+                                            prompt_style=prompt_style, guided=guided,
+                                            max_new_tokens=max_new_tokens, batch_size=batch_size)
+    for warning in warnings:
+        click.echo(f"warning: judge: {warning}", err=True)
     emit("judge", judge_file(pairs_path, out_path, model_dir=model_dir, engine=engine,
                              dtype=dtype or s.dtype, max_model_len=s.max_model_len,
                              engine_options=options, base_url=base_url, settings=settings))

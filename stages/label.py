@@ -19,7 +19,7 @@ from __future__ import annotations
 import click
 
 from bias_judge.data.labelers import LabelSettings, label_file
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"label": LabelSettings}
 
@@ -27,9 +27,9 @@ PARAMS = {"label": LabelSettings}
 @click.command(help="Label training pairs (rule or imported labels) and report gold quality.")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
               help="Training pairs (pair JSONL).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="Labelled pairs (JSONL); the sidecar X.meta.json is written beside it.")
-@click.option("--gold-report", default=None, type=click.Path(dir_okay=False),
+@click.option("--gold-report", default=None, type=OutputPath(dir_okay=False),
               help="Where to write the rule-vs-human agreement report (JSON).")
 @click.option("--levels-from", default=None, type=click.Path(dir_okay=False),
               help="Pair pool (pair JSONL) supplying bias levels to human-labelled rows that "

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
 
 PARAMS = {"eval.seed": int, "eval.bootstrap_resamples": int}
 
@@ -22,9 +22,9 @@ PARAMS = {"eval.seed": int, "eval.bootstrap_resamples": int}
 @click.option("--tokenizer", default=None, type=click.Path(),
               help="The judge's tokenizer (a tokenizer.json or a tokenizer/model folder) for "
                    "verbosity bias. Without it, responses are counted in whitespace words.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="Metrics JSON to write (schema eval_metrics).")
-@click.option("--confusion", "confusion_out", default=None, type=click.Path(dir_okay=False),
+@click.option("--confusion", "confusion_out", default=None, type=OutputPath(dir_okay=False),
               help="Also write dvc-plots confusion records: [{slice, gold, predicted}].")
 @click.option("--seed", default=None, type=click.IntRange(min=0),
               help="Bootstrap seed; overrides eval.seed.")
@@ -34,7 +34,7 @@ PARAMS = {"eval.seed": int, "eval.bootstrap_resamples": int}
 @params_option
 @one_line_errors
 def command(eval_set, predictions, tokenizer, out, confusion_out, seed, resamples, params_path):
-    """Judge metrics for one eval set (SPEC §8) with 95 % bootstrap intervals."""
+    """Judge metrics for one eval set (docs/metrics.md) with 95 % bootstrap intervals."""
     from bias_judge.evaluation.eval_sets import load_eval_set, load_predictions
     from bias_judge.core.jsonio import write_json
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records, load_token_counter

@@ -1,4 +1,4 @@
-"""Stage `pairs`: enriched candidates -> judge pairs in five buckets (SPEC §4).
+"""Stage `pairs`: enriched candidates -> judge pairs in five buckets (docs/data-formats.md#pairs).
 
     bias-judge pairs --candidates data/enriched.jsonl --out data/pairs.jsonl [--params params.yaml]
 
@@ -13,7 +13,7 @@ from __future__ import annotations
 import click
 
 from bias_judge.data.pairing import PairsSettings, pairs_file
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"pairs": PairsSettings}
 
@@ -21,7 +21,7 @@ PARAMS = {"pairs": PairsSettings}
 @click.command(help="Pair responses to the same question into the five judge-pair buckets.")
 @click.option("--candidates", "candidates_path", required=True, type=click.Path(dir_okay=False),
               help="Enriched candidates (enriched_candidate JSONL); ignored with source: import.")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="Pairs (JSONL, sorted by pair_id); the sidecar X.meta.json is written beside it.")
 @params_option
 @one_line_errors

@@ -9,6 +9,7 @@ token. The real upload refuses placeholder repo ids (on the command line or in t
 
 from __future__ import annotations
 
+import contextlib
 import sys
 
 import click
@@ -67,7 +68,7 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
     if space:
         if dataset:
             raise click.UsageError("give one of --space and --dataset")
-        return _space(repo_id, checkpoint or "dpo", dry_run, private, params_path)
+        return _space(repo_id, checkpoint or "dpo", dry_run, private, params_path, models_dir)
     if dataset == (checkpoint is not None):
         raise click.UsageError("give exactly one of --checkpoint and --dataset")
     what = "dataset" if dataset else checkpoint
@@ -77,17 +78,33 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
         if space_repo is not None:
             # Checked before anything is sent, so a refused Space never follows a sent model.
             refuse_placeholders(space_repo, repo_ids, checkpoint, params_file=params_path)
-    if dataset:
-        plan = plan_dataset_upload(repo_id, data_dir, Path(card_dir) / "dataset" / "README.md")
-    else:
-        gguf_dir = Path(models_dir) / checkpoint / "gguf"
-        plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
-                           Path(card_dir) / checkpoint / "README.md",
-                           gguf_dir if with_gguf and gguf_dir.is_dir() else None)
+    with _refusals(dry_run):
+        if dataset:
+            plan = plan_dataset_upload(repo_id, data_dir, Path(card_dir) / "dataset" / "README.md")
+        else:
+            gguf_dir = Path(models_dir) / checkpoint / "gguf"
+            plan = plan_upload(repo_id, checkpoint, Path(models_dir) / checkpoint / "merged",
+                               Path(card_dir) / checkpoint / "README.md",
+                               gguf_dir if with_gguf and gguf_dir.is_dir() else None)
     _send(plan, dry_run, private)
     if space_repo is not None:
         click.echo("")
-        _space(space_repo, checkpoint, dry_run, private, params_path)
+        _space(space_repo, checkpoint, dry_run, private, params_path, models_dir)
+
+
+@contextlib.contextmanager
+def _refusals(dry_run):
+    """The plan runs every check the real upload runs; in a dry run what fails is reported
+    as what the upload would refuse."""
+    from bias_judge.card.publish import would_refuse
+    from bias_judge.core.errors import InputError
+
+    try:
+        yield
+    except InputError as exc:
+        if not dry_run:
+            raise
+        raise would_refuse(exc) from None
 
 
 def _send(plan, dry_run, private):
@@ -105,21 +122,30 @@ def _send(plan, dry_run, private):
     click.echo(f"published: {url}")
 
 
-def _space(repo_id, checkpoint, dry_run, private, params_path):
-    """The Space is rendered into a temporary folder and sent from there."""
+def _space(repo_id, checkpoint, dry_run, private, params_path, models_dir):
+    """The Space is rendered into a temporary folder and sent from there. Its settings are
+    what `bias-judge judge` would use on MODELS_DIR/<checkpoint>/merged (params, or the
+    folder's bias_judge.json where there is one); the Space applies the downloaded folder's
+    bias_judge.json again when it starts."""
     import tempfile
 
     from bias_judge.card.publish import refuse_placeholders
     from bias_judge.demo.space import plan_space_upload
-    from bias_judge.evaluation.judge import JudgeSettings
+    from pathlib import Path
+
+    from bias_judge.evaluation.judge import settings_for_model
 
     p = read_settings(params_path, PARAMS)
     if not dry_run:
         refuse_placeholders(repo_id, p["card.repo_ids"], checkpoint, params_file=params_path)
     s: EvalSettings = p["eval"]
-    settings = JudgeSettings.from_params(s, p["prompt"].style, swap_check=True, samples=0)
+    settings, warnings = settings_for_model(Path(models_dir) / checkpoint / "merged", s,
+                                            p["prompt"].style, swap_check=True, samples=0)
+    for warning in warnings:
+        click.echo(f"warning: publish: {warning}", err=True)
     with tempfile.TemporaryDirectory(prefix="bias-judge-space-") as out:
-        plan = plan_space_upload(repo_id, out, checkpoint=checkpoint,
-                                 repo_ids=p["card.repo_ids"], settings=settings,
-                                 dtype=s.dtype, max_model_len=s.max_model_len)
+        with _refusals(dry_run):
+            plan = plan_space_upload(repo_id, out, checkpoint=checkpoint,
+                                     repo_ids=p["card.repo_ids"], settings=settings,
+                                     dtype=s.dtype, max_model_len=s.max_model_len)
         _send(plan, dry_run, private)

@@ -15,7 +15,7 @@ import subprocess
 
 import click
 
-from bias_judge.stages.common import one_line_errors
+from bias_judge.stages.common import OutputPath, one_line_errors
 
 RECORD = "docs/experiments.json"
 PAGE = "docs/results.md"
@@ -45,7 +45,7 @@ def group() -> None:
 
 @group.command("record", help="Write every DVC experiment (dvc exp show --json) with its "
                               "dvc.lock hashes to the record file.")
-@click.option("--out", default=RECORD, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", default=RECORD, show_default=True, type=OutputPath(dir_okay=False))
 @one_line_errors
 def record(out: str) -> None:
     import yaml
@@ -71,7 +71,7 @@ def record(out: str) -> None:
 @group.command("render", help="Render the results page from the record (no DVC needed).")
 @click.option("--record", "record_path", default=RECORD, show_default=True,
               type=click.Path(dir_okay=False))
-@click.option("--out", default=PAGE, show_default=True, type=click.Path(dir_okay=False))
+@click.option("--out", default=PAGE, show_default=True, type=OutputPath(dir_okay=False))
 @click.option("--set", "set_name", default=SET_NAME, show_default=True,
               help="Eval set whose metrics the tables show.")
 @one_line_errors

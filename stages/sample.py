@@ -12,7 +12,7 @@ import dataclasses
 import click
 
 from bias_judge.data.sampling import SampleSettings, sample_file
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"sample": SampleSettings}
 
@@ -20,7 +20,7 @@ PARAMS = {"sample": SampleSettings}
 @click.command(help="Draw a fixed number of items from every category × context × polarity cell.")
 @click.option("--items", "items_path", required=True, type=click.Path(dir_okay=False),
               help="Normalised items (output of `ingest`).")
-@click.option("--out", required=True, type=click.Path(dir_okay=False),
+@click.option("--out", required=True, type=OutputPath(dir_okay=False),
               help="The sample (JSONL); the sidecar X.meta.json is written beside it.")
 @params_option
 @click.option("--per-cell", type=click.IntRange(min=1), default=None,

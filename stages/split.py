@@ -1,5 +1,5 @@
 """Stage `split`: judge pairs -> eval set (in-dist + held-out-category slices, gold verdicts)
-and the training pool (SPEC §5).
+and the training pool (docs/data-formats.md#split).
 
     bias-judge split --pairs data/pairs.jsonl --out data/split [--params params.yaml]
 
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.data.splitting import SplitSettings, split_file
-from bias_judge.stages.common import emit, one_line_errors, params_option, read_settings
+from bias_judge.data.splitting import FILES, SplitSettings, split_file
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"split": SplitSettings}
 
@@ -20,7 +20,8 @@ PARAMS = {"split": SplitSettings}
 @click.command(help="Split pairs into the eval set (in-dist + OOD slices) and the training pool.")
 @click.option("--pairs", "pairs_path", required=True, type=click.Path(dir_okay=False),
               help="Judge pairs (pair JSONL).")
-@click.option("--out", required=True, type=click.Path(file_okay=False),
+@click.option("--out", required=True,
+              type=OutputPath(file_okay=False, writes=tuple(FILES.values())),
               help="Output folder: eval.jsonl, train.jsonl, split.meta.json.")
 @params_option
 @one_line_errors

@@ -238,3 +238,69 @@ def test_smollm2_gguf_saves_a_folder_with_identical_logits(tmp_path):
                                   add_generation_prompt=True, return_tensors="pt", return_dict=True)["input_ids"]
     with torch.no_grad():
         assert torch.equal(ref(ids).logits, saved(ids).logits)
+
+
+# --- a sharded index names only safetensors files of its own folder -----------------------------
+
+def _sharded(tiny_dir: Path, out: Path) -> Path:
+    """The tiny model as two safetensors shards and their index, as save_pretrained shards."""
+    from safetensors.numpy import load_file, save_file
+
+    shutil.copytree(tiny_dir, out)
+    tensors = load_file(str(out / "model.safetensors"))
+    (out / "model.safetensors").unlink()
+    names = sorted(tensors)
+    weight_map = {}
+    for i, part in enumerate((names[::2], names[1::2]), start=1):
+        shard = f"model-{i:05d}-of-00002.safetensors"
+        save_file({n: tensors[n] for n in part}, str(out / shard), metadata={"format": "pt"})
+        weight_map.update(dict.fromkeys(part, shard))
+    (out / "model.safetensors.index.json").write_text(json.dumps(
+        {"metadata": {"total_size": sum(t.nbytes for t in tensors.values())},
+         "weight_map": weight_map}))
+    return out
+
+
+def test_a_sharded_folder_passes_and_loads_with_safetensors_only(tmp_path, tiny_dir):
+    from transformers import AutoModelForCausalLM
+
+    folder = check_model_folder(_sharded(tiny_dir, tmp_path / "sharded"))
+    AutoModelForCausalLM.from_pretrained(str(folder), use_safetensors=True)
+
+
+@pytest.mark.parametrize("target, needle", [
+    ("pytorch_model.bin", "pytorch_model.bin"),
+    ("../outside.safetensors", "../outside.safetensors"),
+    ("model-00003-of-00002.safetensors", "not in the folder"),
+])
+def test_an_index_naming_anything_but_its_own_safetensors_is_refused(tmp_path, tiny_dir, target,
+                                                                      needle):
+    import torch
+
+    folder = _sharded(tiny_dir, tmp_path / "sharded")
+    index = json.loads((folder / "model.safetensors.index.json").read_text())
+    tensor = sorted(index["weight_map"])[0]
+    index["weight_map"][tensor] = target
+    (folder / "model.safetensors.index.json").write_text(json.dumps(index))
+    torch.save({tensor: torch.zeros(1)}, folder / "pytorch_model.bin")
+    shutil.copy(folder / "model-00001-of-00002.safetensors", tmp_path / "outside.safetensors")
+    with pytest.raises(InputError, match="model.safetensors.index.json") as exc:
+        check_model_folder(folder)
+    assert needle in exc.value.one_line() and "\n" not in exc.value.one_line()
+    # The stage says it in one line too, and writes nothing.
+    params, out = tmp_path / "params.yaml", tmp_path / "models" / "base"
+    _write_params(params, source=str(folder))
+    res = CliRunner().invoke(cli, ["base-model", "--out", str(out), "--metrics",
+                                   str(tmp_path / "m.json"), "--params", str(params)])
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert res.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: "), res.output
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("text", ["{not json", '{"weight_map": []}', '{"metadata": {}}',
+                                  '{"weight_map": {"w": 5}}'])
+def test_an_index_that_is_not_a_weight_map_is_refused(tmp_path, tiny_dir, text):
+    folder = _sharded(tiny_dir, tmp_path / "sharded")
+    (folder / "model.safetensors.index.json").write_text(text)
+    with pytest.raises(InputError, match="model.safetensors.index.json"):
+        check_model_folder(folder)

@@ -143,10 +143,21 @@ def test_undefined_is_not_unmeasured_and_neither_enters_the_model_index(work):
 
     def nan_metric(o):
         o["sets"]["split"]["self_consistency"]["value"] = float("nan")
+
+    # NaN is not JSON: a metrics file holding one is refused, naming it (it once rendered
+    # as "undefined"); the metric code writes an undefined value as null.
+    path = work / "metrics" / "eval_dpo.json"
+    _edit(path, nan_metric)
+    with pytest.raises(InputError, match="NaN is not a JSON number") as err:
+        _render(work)
+    assert err.value.file == str(path)
+
+    def undefined_metric(o):
+        o["sets"]["split"]["self_consistency"]["value"] = None
         o["sets"]["split"]["self_consistency"]["n"] = 7
         del o["sets"]["split"]["parse_failure_rate"]
 
-    _edit(work / "metrics" / "eval_dpo.json", nan_metric)
+    _edit(path, undefined_metric)
     text = _render(work)
     assert _table_row(text, "split", "Self-consistency of 5 samples at T = 0.3")[2] == "undefined n=7"
     assert _table_row(text, "split", "Parse failures (lower is better)")[2] == "—"

@@ -1,4 +1,4 @@
-"""Letter parsing, classification and the `enrich` stage (SPEC §3)."""
+"""Letter parsing, classification and the `enrich` stage (docs/data-formats.md#candidates)."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import pytest
 
 from bias_judge.core import jsonio
 from bias_judge.data.classify import (
-    classify_choice, enrich_candidate, enrich_rows, is_confident, is_hedged, is_uncertain,
-    parse_choice,
+    CONFIDENT, UNCERTAIN, classify_choice, enrich_candidate, enrich_rows, is_hedged, parse_choice,
+    tone_flags,
 )
 from bias_judge.core.errors import InputError
 
@@ -91,7 +91,9 @@ def test_classify_choice_order(chosen, truncated, answer, target, expected):
     ("Notably, the unknowns were unspecified.", False, False, False),  # whole words only
 ])
 def test_tone_flags(text, hedged, confident, uncertain):
-    assert (is_hedged(text), is_confident(text), is_uncertain(text)) == (hedged, confident, uncertain)
+    flags = tone_flags(text)
+    assert (is_hedged(text), bool(flags & CONFIDENT), bool(flags & UNCERTAIN)) == \
+        (hedged, confident, uncertain)
 
 
 def _candidate(item, text, generator="g1", truncated=False):

@@ -185,7 +185,7 @@ def test_passes_are_deterministic():
 
 def test_guided_passes_hold_every_call_to_the_reply_format():
     """eval.guided: every engine call carries the judge-format regex, the rows record it, and
-    what the regex admits is exactly what the SPEC §8 parser reads."""
+    what the regex admits is exactly what the parser of docs/metrics.md reads."""
     import re
     from dataclasses import replace
 

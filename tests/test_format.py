@@ -1,4 +1,4 @@
-"""SFT/DPO rows (SPEC §6): swap-doubling, confidence filters, rejected answers, guards."""
+"""SFT/DPO rows (docs/data-formats.md#prompt-and-rows): swap-doubling, confidence filters, rejected answers, guards."""
 
 from __future__ import annotations
 

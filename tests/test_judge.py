@@ -567,3 +567,52 @@ def test_openai_finds_the_checkpoint_among_served_models_by_its_path(tiny_model,
     with FakeServer(["other", f"./{tiny_model.name}"]) as server, \
             openai_engine(Path(tiny_model.name), server.url) as engine:
         assert engine.model == f"./{tiny_model.name}"
+
+
+# --- a hostile chat template is one line, never a traceback -------------------------------
+
+INCLUDE_TEMPLATE = "{% include 'x' %}{% for m in messages %}{{ m['content'] }}{% endfor %}"
+
+
+def test_a_template_that_includes_another_is_one_line(cli, tiny_model, tmp_path):
+    import shutil
+
+    model = tmp_path / "model"
+    shutil.copytree(tiny_model, model)
+    (model / "chat_template.jinja").write_text(INCLUDE_TEMPLATE)
+    pairs = write_pairs(tmp_path / "in.jsonl", [user_pair(0)])
+    res = cli("judge", "--model", model, "--pairs", pairs, "--out", tmp_path / "out.jsonl",
+              "--params", write_params(tmp_path / "params.yaml"), "--engine", "transformers")
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: ") and "chat_template" in lines[0]
+    assert not (tmp_path / "out.jsonl").exists()
+
+
+def test_a_chat_template_file_that_includes_another_is_refused_by_base_model(cli, tmp_path):
+    template = tmp_path / "t.jinja"
+    template.write_text(INCLUDE_TEMPLATE)
+    params = write_params(tmp_path / "params.yaml", model={"source": "tiny",
+                                                            "chat_template": str(template)})
+    out = tmp_path / "base"
+    res = cli("base-model", "--out", out, "--metrics", tmp_path / "m.json", "--params", params)
+    lines = res.stderr.strip().splitlines()
+    assert res.exit_code == 2 and len(lines) == 1, res.stderr
+    assert "include" in lines[0] and "model.chat_template" in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("template", [
+    INCLUDE_TEMPLATE,
+    "{% for m in messages %}{{ m['content'] + 1 }}{% endfor %}",   # TypeError while rendering
+    "{% for m in messages %}{{ (1 / 0) }}{% endfor %}",
+])
+def test_a_template_failing_with_any_error_while_rendering_is_an_input_error(tiny_model, template):
+    from bias_judge.evaluation.inference.base import render_conversation
+    from bias_judge.models.folder import load_tokenizer
+
+    tok = load_tokenizer(tiny_model)
+    tok.chat_template = template
+    with pytest.raises(InputError, match="chat template") as exc:
+        render_conversation(tok, [{"role": "user", "content": "Who?"}])
+    assert exc.value.field == "chat_template" and "\n" not in exc.value.one_line()

@@ -1,4 +1,4 @@
-"""Pair buckets, quotas, ids and the `pairs` stage (SPEC §4)."""
+"""Pair buckets, quotas, ids and the `pairs` stage (docs/data-formats.md#pairs)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from safetensors.numpy import save_file
 
 from bias_judge.card.inputs import load_inputs
-from bias_judge.card.render import CardSettings, render_cards
+from bias_judge.card.render import CardSettings, render_card
 from recipes import card_context, settings, write_params
 from bias_judge.stages.cli import main
 
@@ -37,9 +37,13 @@ def release(tmp_path):
     repo_ids = {"dpo": REPO_ID, "sft": "someone/bias-judge-sft", "dataset": "someone/bias-judge-pairs"}
     write_params(tmp_path / "params.yaml", card={"repo_ids": repo_ids})
     card = settings("card", CardSettings, repo_ids=repo_ids)
-    render_cards(load_inputs(tmp_path / "in" / "metrics", tmp_path / "in" / "data"), card,
-                 card_context(ood_category="religion"), tmp_path / "model_card",
-                 metrics_dir=str(tmp_path / "in" / "metrics"), data_dir=str(tmp_path / "in" / "data"))
+    inputs = load_inputs(tmp_path / "in" / "metrics", tmp_path / "in" / "data")
+    for checkpoint in ("sft", "dpo"):
+        text = render_card(checkpoint, inputs, card, card_context(ood_category="religion"),
+                           metrics_dir=str(tmp_path / "in" / "metrics"),
+                           data_dir=str(tmp_path / "in" / "data"))
+        (tmp_path / "model_card" / checkpoint).mkdir(parents=True)
+        (tmp_path / "model_card" / checkpoint / "README.md").write_text(text)
     return tmp_path
 
 
@@ -374,3 +378,106 @@ def test_a_skipped_export_uploads_nothing_and_says_why(release):
     assert result.exit_code == 0, result.output
     assert "gguf/" not in result.stdout
     assert "warning: no GGUF to upload (export.quantizations is empty)" in result.stdout
+
+
+# --- links: into the project's DVC cache they are resolved, anywhere else refused ------------
+
+def test_a_missing_gguf_readme_is_one_line(release):
+    export = write_export(release)
+    (export / "README.md").unlink()
+    result = _publish(release)
+    lines = result.stderr.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1, result.output
+    assert lines[0].startswith("error: ") and "README.md" in lines[0]
+
+
+@pytest.mark.parametrize("name", ["README.md", "export.json"])
+def test_the_dry_run_says_it_would_refuse_a_linked_gguf_file(release, monkeypatch, name):
+    export = write_export(release)
+    outside = release.parent / f"outside-{release.name}-{name}"
+    shutil.move(export / name, outside)
+    (export / name).symlink_to(outside)
+    dry = _publish(release)
+    lines = dry.stderr.strip().splitlines()
+    assert dry.exit_code == 2 and len(lines) == 1, dry.output
+    assert "would refuse" in lines[0] and name in lines[0]
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    real = _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert real.exit_code == 2 and name in real.stderr and FakeApi.instances == []
+
+
+def test_the_dataset_dry_run_says_it_would_refuse_a_linked_data_file(data_release, monkeypatch):
+    labels = data_release / "data" / "labels.jsonl"
+    outside = data_release.parent / f"outside-{data_release.name}.jsonl"
+    shutil.move(labels, outside)
+    labels.symlink_to(outside)
+    dry = _publish_dataset(data_release, "--dry-run")
+    lines = dry.stderr.strip().splitlines()
+    assert dry.exit_code == 2 and len(lines) == 1, dry.output
+    assert "would refuse" in lines[0] and "labels.jsonl" in lines[0]
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    real = _publish_dataset(data_release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert real.exit_code == 2 and "labels.jsonl" in real.stderr and FakeApi.instances == []
+
+
+def _into_cache(path: Path, cache: Path) -> None:
+    """Replace `path` by a link into `cache`, as a `cache.type: symlink` checkout leaves it."""
+    import hashlib
+
+    digest = hashlib.md5(path.read_bytes()).hexdigest()
+    target = cache / "files" / "md5" / digest[:2] / digest[2:]
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(path, target)
+    path.symlink_to(target)
+
+
+def _symlink_checkout(root: Path, cache: Path) -> dict[str, bytes]:
+    """Every published file of `root` a link into `cache`; returns path in repo -> bytes."""
+    merged, export = root / "models" / "dpo" / "merged", root / "models" / "dpo" / "gguf"
+    card = root / "model_card" / "dpo" / "README.md"
+    expected = {"README.md": card.read_bytes()}
+    for folder, prefix in ((merged, ""), (export, "gguf/")):
+        for p in sorted(folder.iterdir()):
+            if p.name != "README.md" or prefix:
+                expected[prefix + p.name] = p.read_bytes()
+            _into_cache(p, cache)
+    _into_cache(card, cache)
+    return expected
+
+
+@pytest.mark.parametrize("cache_dir", [None, "../../dvc-cache"])
+def test_a_symlink_checkout_of_the_dvc_cache_publishes(release, monkeypatch, cache_dir):
+    (release / ".dvc").mkdir()
+    (release / ".dvc" / "config").write_text(f"[cache]\n    dir = {cache_dir}\n    type = symlink\n"
+                                             if cache_dir else "")
+    cache = (release / ".dvc" / cache_dir).resolve() if cache_dir else release / ".dvc" / "cache"
+    write_export(release)
+    expected = _symlink_checkout(release, cache)
+    dry = _publish(release)
+    assert dry.exit_code == 0, dry.output
+    assert "total: 9 files" in dry.stdout
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    real = _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert real.exit_code == 0, real.output
+    assert FakeApi.instances[-1].uploaded == expected
+
+
+def test_a_link_elsewhere_in_a_dvc_project_is_refused(release, monkeypatch):
+    (release / ".dvc").mkdir()
+    (release / ".dvc" / "config").write_text("")
+    write_export(release)
+    _symlink_checkout(release, release / ".dvc" / "cache")
+    # Inside the project, but not in its cache.
+    merged = release / "models" / "dpo" / "merged"
+    elsewhere = release / "notes" / "config.json"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes((merged / "config.json").read_bytes())
+    (merged / "config.json").unlink()
+    (merged / "config.json").symlink_to(elsewhere)
+    dry = _publish(release)
+    lines = dry.stderr.strip().splitlines()
+    assert dry.exit_code == 2 and len(lines) == 1, dry.output
+    assert "would refuse" in lines[0] and "config.json" in lines[0] and "DVC cache" in lines[0]
+    monkeypatch.setattr(huggingface_hub, "HfApi", FakeApi)
+    real = _publish(release, "--no-dry-run", env={"HF_TOKEN": TOKEN})
+    assert real.exit_code == 2 and "config.json" in real.stderr and FakeApi.instances == []

@@ -138,3 +138,21 @@ def test_the_bar_marks_each_criterion_from_the_numbers():
     # κ 0.05 with CI low -0.05 fails the first criterion; 36 % fails the position-bias one
     assert rows["| SFT of `weak`"] == ["no", "yes", "no", "yes", "no |"]
     assert "| SFT+DPO of `good` |" in bar
+
+
+def test_the_curve_says_the_precision_each_point_trained_and_scored_in():
+    native = experiment("native", 400, 0.2, merged="n")
+    native.metrics["metrics/train_sft.json"]["precision"] = {"resolved": "bf16", "native_bf16": True}
+    native.metrics["metrics/eval_sft.json"]["precision"] = {"resolved": "bfloat16", "native_bf16": True}
+    emulated = experiment("emulated", 400, 0.2, merged="e")
+    emulated.metrics["metrics/train_sft.json"]["precision"] = {"resolved": "bf16", "native_bf16": False}
+    emulated.metrics["metrics/eval_sft.json"]["precision"] = {"resolved": "float32", "native_bf16": False}
+    older = experiment("older", 800, 0.3, merged="o")  # recorded before precision was: the params say it
+    older.params["sft"]["precision"] = "bf16"
+    older.params["eval"]["dtype"] = "bfloat16"
+    curve = results.render([native, emulated, older], set_name="holdout",
+                           command="cmd").split("## SFT")[1].split("## DPO")[0]
+    row = {line.split("|")[1].strip(): line for line in curve.splitlines() if line.startswith("| `")}
+    assert "| bf16 / bf16 |" in row["`native`"]
+    assert "| bf16 (emulated) / fp32 |" in row["`emulated`"]
+    assert "| bf16 / bf16 |" in row["`older`"]

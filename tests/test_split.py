@@ -1,4 +1,4 @@
-"""The eval split (SPEC §5): proportional OOD targets, slices, gold verdicts, the CLI, and the
+"""The eval split (docs/data-formats.md#split): proportional OOD targets, slices, gold verdicts, the CLI, and the
 exact reproduction of the published holdout and training pool."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def synthetic_pool(per_bucket: int = 12) -> list[dict]:
     return pairs
 
 
-# The published split (SPEC §5) is the holdout profile's.
+# The published split (docs/data-formats.md#split) is the holdout profile's.
 PUBLISHED = params("holdout")["split"]
 SMALL = {"seed": 7, "ood_category": "religion", "ood_size": 6,
          "in_dist": {"clear_bias_vs_clean": 4, "subtle_bias_vs_clean": 3,

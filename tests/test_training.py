@@ -379,11 +379,18 @@ def _sft_cli(work: Path, tmp_path: Path, params: Path, rows: Path | None = None)
 
 
 def test_sft_and_dpo_stage_commands(work, tmp_path):
-    params = _params(tmp_path)
+    from bias_judge.models.judge_record import read_record
+
+    # Values unlike the committed ones, so the record is seen to come from this params file.
+    params = _params(tmp_path, prompt={"style": "published"}, eval={"max_new_tokens": 77},
+                     label={"reasoning": "prose"})
     res = _sft_cli(work, tmp_path, params)
     assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "metrics/train_sft.json").read_text())
     assert summary["rows"] == 8 and summary["base_model"] == "tiny"
+    assert read_record(tmp_path / "models/sft/merged") == {
+        "version": 1, "checkpoint": "sft", "prompt_style": "published", "reasoning": "prose",
+        "max_new_tokens": 77, "chat_template": {"source": "base", "file": None}}
     res = CliRunner().invoke(cli, [
         "dpo", "--model", str(work / "base"), "--sft-adapter", str(tmp_path / "models/sft/adapter"),
         "--rows", str(work / "dpo.jsonl"), "--out-dir", str(tmp_path / "models/dpo"),
@@ -391,6 +398,7 @@ def test_sft_and_dpo_stage_commands(work, tmp_path):
         "--params", str(params)])
     assert res.exit_code == 0, res.output
     assert json.loads((tmp_path / "metrics/train_dpo.json").read_text())["beta"] == 0.1
+    assert read_record(tmp_path / "models/dpo/merged")["checkpoint"] == "dpo"
 
 
 @pytest.mark.parametrize("section, values, needle", [

@@ -1,4 +1,4 @@
-"""The eleven headline metrics of SPEC §8 and how to read them from an eval metrics file.
+"""The eleven headline metrics of docs/metrics.md and how to read them from an eval metrics file.
 
 A metric value is M = {"value", "ci_low", "ci_high", "n"}. A missing key means "not
 measured" and renders as a dash; a null or non-finite value with an n was measured but is

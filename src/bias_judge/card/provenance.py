@@ -17,7 +17,7 @@ from bias_judge.card.sections import fmt_str, is_hub_id, public_text
 from bias_judge.data import fetch_bbq, fetch_pairs
 
 # Licences the cards can state without being told: the project's own items ship under the
-# project's licence, BBQ under CC-BY-4.0, the published pairs under Apache-2.0 (SPEC §11).
+# project's licence, BBQ under CC-BY-4.0, the published pairs under Apache-2.0 (docs/data-formats.md#the-published-pairs).
 EMBEDDED_LICENSE = "apache-2.0"
 BBQ_LICENSE = "cc-by-4.0"
 HUB_PAIRS_LICENSE = "apache-2.0"

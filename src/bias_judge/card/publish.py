@@ -9,6 +9,7 @@ upload refuses a placeholder repo id (`your-hf-name/...`) before anything else.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import re
@@ -62,7 +63,8 @@ def human_size(n: int) -> str:
 
 
 # What a published model repo holds besides the card: safetensors weights, configs, the
-# tokenizer and chat template. Anything else in the folder (hidden files such as .env,
+# tokenizer and chat template, and bias_judge.json (how the judge must be queried: without it
+# a downloaded checkpoint is prompted by guesswork). Anything else in the folder (hidden files such as .env,
 # pickled .bin weights, training leftovers) is left out and named in the plan.
 WEIGHTS = re.compile(r"^model(-\d{5}-of-\d{5})?\.safetensors$")
 ALLOWED = {
@@ -72,6 +74,7 @@ ALLOWED = {
     "added_tokens.json": "json", "vocab.json": "json", "chat_template.json": "json",
     "processor_config.json": "json", "preprocessor_config.json": "json",
     "chat_template.jinja": "text", "merges.txt": "text", "tokenizer.model": "sentencepiece",
+    "bias_judge.json": "json",
 }
 
 
@@ -119,10 +122,57 @@ def check_content(path: Path, kind: str) -> None:
                 raise bad("does not start like a SentencePiece model")
 
 
+def dvc_caches(path: Path) -> tuple[Path, ...]:
+    """The DVC cache of the project holding `path` (the nearest folder above it with a .dvc
+    folder): the `cache.dir` its DVC config names, or .dvc/cache. Empty outside a project."""
+    for root in Path(os.path.abspath(path)).parents:
+        if (root / ".dvc").is_dir():
+            return (_cache_dir(str(root)),)
+    return ()
+
+
+@functools.lru_cache(maxsize=None)
+def _cache_dir(root: str) -> Path:
+    from dvc.config import Config, ConfigError
+
+    dvc_dir = os.path.join(root, ".dvc")
+    try:
+        # DVC's own reader: every config level, paths relative to the file naming them.
+        configured = Config(dvc_dir=dvc_dir)["cache"].get("dir")
+    except ConfigError as exc:
+        raise InputError(f"DVC config does not load ({exc})", file=dvc_dir) from None
+    return Path(configured or os.path.join(dvc_dir, "cache")).resolve()
+
+
+def published_file(path: Path) -> Path:
+    """The file an upload reads for `path`: `path` itself when it is a regular file, the
+    link's target when it is a link into the project's DVC cache (what a `cache.type:
+    symlink` checkout leaves); anything else is an InputError."""
+    if not path.is_symlink():
+        if not path.is_file():
+            raise InputError("not a regular file" if path.exists() else "not found",
+                             file=str(path))
+        return path
+    target = path.resolve()
+    caches = dvc_caches(path)
+    if target.is_file() and any(target.is_relative_to(c) for c in caches):
+        return target
+    raise InputError(f"is a link to {target}, outside the project's DVC cache "
+                     f"({caches[0] if caches else 'no .dvc folder above it'}); only the "
+                     "project's own files are published", file=str(path))
+
+
+def would_refuse(exc: InputError) -> InputError:
+    """`exc` as a dry run reports it: the same check, which the real upload would fail."""
+    return InputError(f"would refuse to publish: {exc.message}", file=exc.file, line=exc.line,
+                      field=exc.field)
+
+
 def upload_files(folder: Path) -> tuple[list[UploadFile], list[str]]:
     """(files to upload, names left out) of a checkpoint folder: regular files at its top
-    level whose name is on the allow-list and whose content matches it. A link is never
-    followed: an allow-listed name that is a link is an error, anything else is left out."""
+    level whose name is on the allow-list and whose content matches it. A link is followed
+    only into the project's DVC cache (`published_file`): an allow-listed name that links
+    elsewhere is an error, anything else is left out."""
     files, left_out = [], []
     for entry in sorted(folder.iterdir(), key=lambda p: p.name):
         kind = kind_of(entry.name)
@@ -130,11 +180,9 @@ def upload_files(folder: Path) -> tuple[list[UploadFile], list[str]]:
             if entry.name != "README.md":  # the card replaces the folder's own README.md
                 left_out.append(entry.name + ("/" if entry.is_dir() else ""))
             continue
-        if entry.is_symlink() or not entry.is_file():
-            raise InputError("is a link or not a regular file; only the folder's own files "
-                             "are published", file=str(entry))
-        check_content(entry, kind)
-        files.append(UploadFile(entry.name, entry.stat().st_size))
+        source = published_file(entry)
+        check_content(source, kind)
+        files.append(UploadFile(entry.name, source.stat().st_size, source))
     return files, left_out
 
 
@@ -146,22 +194,26 @@ def gguf_upload_files(export_dir: Path) -> tuple[list[UploadFile], list[str]]:
     gguf/ folder, each checked against the manifest's size and sha256; (files, warnings)."""
     from bias_judge.core.jsonio import read_json, sha256_file
 
-    manifest = read_json(export_dir / "export.json", schema="gguf_export")
+    def export_file(name: str) -> Path:
+        path = export_dir / name
+        if not path.exists() and not path.is_symlink():
+            raise InputError("missing from the GGUF export; re-run the export stage (dvc repro "
+                             "export)", file=str(path))
+        return published_file(path)
+
+    readme, manifest_path = export_file("README.md"), export_file("export.json")
+    manifest = read_json(manifest_path, schema="gguf_export")
     if manifest["skipped"]:
         return [], [f"no GGUF to upload ({manifest['skipped']})"]
     files = []
     for entry in manifest["files"]:
-        path = export_dir / entry["path"]
-        if path.is_symlink() or not path.is_file():
-            raise InputError("listed in export.json but missing, a link or not a regular file",
-                             file=str(path))
+        path = export_file(entry["path"])
         if path.stat().st_size != entry["bytes"] or sha256_file(path) != entry["sha256"]:
             raise InputError("differs from its size or sha256 in export.json; re-run the export "
-                             "stage (dvc repro export)", file=str(path))
+                             "stage (dvc repro export)", file=str(export_dir / entry["path"]))
         files.append(UploadFile(f"{GGUF_FOLDER}/{entry['path']}", entry["bytes"], path))
-    for name in ("README.md", "export.json"):
-        files.append(UploadFile(f"{GGUF_FOLDER}/{name}", (export_dir / name).stat().st_size,
-                                export_dir / name))
+    for name, path in (("README.md", readme), ("export.json", manifest_path)):
+        files.append(UploadFile(f"{GGUF_FOLDER}/{name}", path.stat().st_size, path))
     return files, []
 
 
@@ -174,9 +226,9 @@ def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
     folder, card = Path(folder), Path(card)
     check_repo_id(repo_id)
     check_model_folder(folder)
-    n_metrics = validate_card_file(card)
+    n_metrics = validate_card_file(published_file(card))
     files, left_out = upload_files(folder)
-    files.append(UploadFile("README.md", card.stat().st_size))
+    files.append(UploadFile("README.md", published_file(card).stat().st_size))
     warnings = []
     if gguf_dir is not None:
         gguf_files, gguf_warnings = gguf_upload_files(Path(gguf_dir))
@@ -215,14 +267,19 @@ def plan_dataset_upload(repo_id: str, data_dir: str | os.PathLike,
     data_dir, card = Path(data_dir), Path(card)
     if "/" not in repo_id or repo_id.count("/") != 1 or not all(repo_id.split("/")):
         raise InputError(f"repo id must look like 'owner/name', got '{repo_id}'", field="repo")
-    n_configs = validate_dataset_card_file(card)
+    n_configs = validate_dataset_card_file(published_file(card))
     files = []
     for f in FILES:
         path = data_dir / f.path
-        if not path.is_file():
+        if not path.exists() and not path.is_symlink():
             raise InputError("data file not found (run the pipeline, or `dvc pull`)", file=str(path))
-        files.append(UploadFile(f.path, path.stat().st_size))
-    files.append(UploadFile("README.md", card.stat().st_size))
+        if path.parent != data_dir and path.parent.is_symlink():
+            # DVC links files, never folders: a linked split/ or rows/ leads out of the data.
+            raise InputError("is in a linked folder; only the project's own files are published",
+                             file=str(path))
+        source = published_file(path)
+        files.append(UploadFile(f.path, source.stat().st_size, source))
+    files.append(UploadFile("README.md", published_file(card).stat().st_size))
     warnings = []
     if repo_id not in card.read_text(encoding="utf-8"):
         warnings.append(f"the dataset card does not mention '{repo_id}'; set card.repo_ids.dataset "
@@ -281,12 +338,10 @@ def upload(plan: UploadPlan, *, private: bool = False, api=None) -> str:
             target = stage_path / f.path_in_repo
             target.parent.mkdir(parents=True, exist_ok=True)
             if f.path_in_repo == "README.md":
-                shutil.copyfile(plan.card, target)
+                shutil.copyfile(published_file(plan.card), target)
                 continue
-            source = f.source or plan.folder / f.path_in_repo
-            if source.is_symlink() or not source.is_file():  # changed since the plan
-                raise InputError("is a link or not a regular file; only the folder's own "
-                                 "files are published", file=str(source))
+            # Checked again: the file may have changed since the plan.
+            source = published_file(f.source or plan.folder / f.path_in_repo)
             os.symlink(os.path.abspath(source), target)
         try:
             sdk = {"space_sdk": "gradio"} if plan.repo_type == "space" else {}

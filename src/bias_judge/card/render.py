@@ -413,22 +413,9 @@ def render_card(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx
     return text
 
 
-def render_cards(inputs: CardInputs, settings: CardSettings, ctx: Context, out_dir: str | os.PathLike,
-                 *, template: str | os.PathLike | None = None, metrics_dir: str = "metrics",
-                 data_dir: str = "data") -> list[Path]:
-    """Render every released checkpoint's card, then write them (all or none on error)."""
-    texts = {c: render_card(c, inputs, settings, ctx, template=template, metrics_dir=metrics_dir,
-                            data_dir=data_dir) for c in RELEASED}
-    written = []
-    for ckpt, text in texts.items():
-        path = Path(out_dir) / ckpt / "README.md"
-        with atomic_open(path) as fh:
-            fh.write(text)
-        written.append(path)
-    return written
-
-
 DATASET_CARD = "dataset"   # OUT_DIR/dataset/README.md
+# What the card stage writes in OUT_DIR; nothing else there is touched.
+CARD_FILES = tuple(f"{name}/README.md" for name in (*RELEASED, DATASET_CARD))
 
 
 def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,

@@ -6,6 +6,7 @@ import hashlib
 import json
 import os
 import re
+import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -141,12 +142,30 @@ def read_jsonl(path: str | os.PathLike, schema: str | None = None) -> list[dict]
     return [obj for _, obj in iter_jsonl(path, schema)]
 
 
+class _NonFinite(ValueError):
+    pass
+
+
+def _refuse_constant(token: str):
+    raise _NonFinite(token)
+
+
+# Python's json reads NaN and Infinity, which JSON does not have; a metric read that way is
+# rendered as "—" and compared as nothing. Only used to point at the line once one was seen.
+_CONSTANT = re.compile(r'(?<![\w".])(-?Infinity|NaN)(?![\w"])')
+
+
 def read_json(path: str | os.PathLike, schema: str | None = None) -> Any:
     text = read_text(path)
     try:
-        obj = json.loads(text)
+        obj = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise InputError(f"not valid JSON ({exc.msg})", file=str(path), line=exc.lineno) from None
+    except _NonFinite as exc:
+        match = _CONSTANT.search(text)
+        line = text.count("\n", 0, match.start()) + 1 if match else None
+        raise InputError(f"{exc} is not a JSON number (only finite numbers are)", file=str(path),
+                         line=line) from None
     if schema:
         err = first_error(validator_for(schema), obj)
         if err is not None:
@@ -197,10 +216,57 @@ def sweep_stale_temps(path: str | os.PathLike) -> list[Path]:
     return removed
 
 
-def _cannot_write(path: Path, exc: OSError) -> InputError:
+def cannot_write(path: Path, exc: OSError, what: str = "") -> InputError:
+    """The one-line error for a write that failed: the file in the way of a folder, or the
+    system's reason (a read-only file system)."""
     blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), None)
     why = f"{blocker} is a file, not a folder" if blocker else exc.strerror or type(exc).__name__
-    return InputError(f"cannot write here: {why}", file=str(path))
+    return InputError(f"cannot write {what}here: {why}", file=str(path))
+
+
+def _in_dvc_cache(path: Path) -> bool:
+    """Whether `path` is a file of a DVC cache: under `.dvc/cache`, or laid out as one
+    (`files/md5/ab/cdef...`, for a cache configured elsewhere)."""
+    parts = path.parts
+    if any(a == ".dvc" and b == "cache" for a, b in zip(parts, parts[1:])):
+        return True
+    return len(parts) >= 4 and parts[-4:-2] == ("files", "md5") and len(parts[-2]) == 2
+
+
+def write_target(path: str | os.PathLike) -> tuple[Path, bool]:
+    """Where a write to `path` lands, and whether it is written through (True) rather than
+    to a temporary file renamed over it (docs/outputs.md):
+
+    - absent, or a regular file: replaced atomically;
+    - a symlink: followed, and its target replaced, so a symlinked params.yaml stays a link
+      and its target gets the change; a link into a DVC cache is the checkout's view of a
+      cached file, so the link itself is replaced (as `dvc checkout` would) and the cache
+      never written;
+    - a character device or a FIFO (`--out /dev/null`, a pipe to a reader): written through,
+      as a shell redirect would; renaming a file over it would put a regular file in the
+      place of the device, for every user of the machine;
+    - a folder, a block device, a socket: refused."""
+    path = Path(path)
+    if path.is_symlink():
+        target = Path(os.path.realpath(path))
+        if _in_dvc_cache(target):
+            return path, False
+        path = target
+    try:
+        mode = path.stat().st_mode
+    except FileNotFoundError:
+        return path, False
+    except OSError as exc:
+        raise cannot_write(path, exc) from None
+    if stat.S_ISREG(mode):
+        return path, False
+    if stat.S_ISDIR(mode):
+        raise InputError("is a folder; cannot write a file in its place", file=str(path))
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return path, True
+    kind = "a block device" if stat.S_ISBLK(mode) else "a socket" if stat.S_ISSOCK(mode) \
+        else "a special file"
+    raise InputError(f"is {kind}, not a regular file; refusing to replace it", file=str(path))
 
 
 @contextmanager
@@ -208,17 +274,25 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", *, together: list | No
     """Write to a temporary file beside `path`, rename over it only if the block succeeds.
 
     With `together` (from `replaced_together`) the rename waits until every file of the
-    group is written. Stale temporary files of `path` from killed writers are swept first."""
-    path = Path(path)
-    if path.is_dir():
-        raise InputError("is a folder; cannot write a file in its place", file=str(path))
+    group is written. Stale temporary files of `path` from killed writers are swept first.
+    What `path` already is decides where the bytes go (`write_target`)."""
+    path, through = write_target(path)
+    text_args = {} if "b" in mode else {"encoding": "utf-8", "newline": ""}
+    if through:
+        try:
+            fh = open(path, mode, **text_args)
+        except OSError as exc:
+            raise cannot_write(path, exc) from None
+        with fh:
+            yield fh
+        return
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         sweep_stale_temps(path)
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=".tmp",
                                    dir=path.parent)
     except OSError as exc:
-        raise _cannot_write(path, exc) from None
+        raise cannot_write(path, exc) from None
     # mkstemp creates 0600; give the final file the mode a plain open() would.
     umask = os.umask(0)
     os.umask(umask)

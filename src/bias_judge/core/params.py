@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from pathlib import Path
@@ -29,6 +30,27 @@ YAML12Loader.add_implicit_resolver(
     list("-+0123456789."))
 
 
+def _mapping_without_duplicates(loader: YAML12Loader, node, deep: bool = False):
+    # PyYAML keeps the last of two equal keys; DVC refuses the same file, and a recipe whose
+    # second `learning_rate` silently wins is not the recipe its reader sees.
+    lines: dict = {}
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node, deep=True)
+        line = key_node.start_mark.line + 1
+        try:
+            first = lines.setdefault(key, line)
+        except TypeError:  # an unhashable key: the base constructor says what is wrong
+            continue
+        if first != line:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"duplicate key '{key}' (first on line {first})", key_node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
+
+
+YAML12Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
+                             _mapping_without_duplicates)
+
+
 def load_yaml(text: str):
     """Parse params-style YAML (params.yaml, profiles) with YAML 1.2 numbers."""
     return yaml.load(text, Loader=YAML12Loader)
@@ -51,7 +73,27 @@ def load_params(path: str | os.PathLike) -> dict:
     return params
 
 
+def _non_finite(node, where: str = ""):
+    """The dotted key of the first NaN or infinity in `node`, or None."""
+    if isinstance(node, float) and not math.isfinite(node):
+        return where or "<root>"
+    items = node.items() if isinstance(node, dict) else enumerate(node) \
+        if isinstance(node, list) else ()
+    for k, v in items:
+        found = _non_finite(v, f"{where}.{k}" if where else str(k))
+        if found:
+            return found
+    return None
+
+
 def validate_params(params: dict, source: str = "params.yaml") -> None:
+    # JSON Schema's minimum/maximum say nothing about NaN (every comparison with it is
+    # false), so `.nan` passed the ranges and died deep in TRL; refused first, everywhere.
+    key = _non_finite(params)
+    if key is not None:
+        value = _lookup(params, key)
+        raise InputError(f"bad value for '{key}': {value} is not a finite number", file=source,
+                         field=key)
     validator = strict_validator_for("params")
     errors = sorted(validator.iter_errors(params), key=lambda e: list(map(str, e.absolute_path)))
     if not errors:
@@ -68,3 +110,10 @@ def validate_params(params: dict, source: str = "params.yaml") -> None:
         raise InputError(f"missing key '{key}'", file=source, field=key)
     key = ".".join(path) or "<root>"
     raise InputError(f"bad value for '{key}': {message_of(err)}", file=source, field=key)
+
+
+def _lookup(tree, dotted: str):
+    node = tree
+    for part in dotted.split("."):
+        node = node[int(part)] if isinstance(node, list) else node[part]
+    return node

@@ -96,7 +96,17 @@ def _field_of(error) -> str:
 
 def message_of(error, quote: int = 60) -> str:
     """The validator's message with the offending value quoted short: the message repeats the
-    whole value, however long."""
+    whole value, however long. Two rules read better said than quoted: text that must not be
+    blank, and a list that must hold an item with a given value (answer_choices' letters)."""
+    if error.validator == "pattern" and error.validator_value == r"\S":
+        return "is empty or only whitespace"
+    if error.validator == "contains":
+        props = error.validator_value.get("properties", {}) if isinstance(
+            error.validator_value, dict) else {}
+        consts = [(k, v["const"]) for k, v in props.items() if isinstance(v, dict) and "const" in v]
+        if len(consts) == 1:
+            key, value = consts[0]
+            return f"no item with {key} {value!r} (each must appear once)"
     shown = repr(error.instance)
     if len(shown) > quote and shown in error.message:
         return error.message.replace(shown, clip(shown, quote), 1)

@@ -19,7 +19,7 @@ VERDICTS = ("A", "B", "TIE")
 # A response's suspected bias level, least biased first (the order is the level rule's rank).
 LEVELS = ("neutral", "unclear", "biased")
 
-# The five judge-pair buckets (SPEC §4), in the order pairing fills them.
+# The five judge-pair buckets (docs/data-formats.md#pairs), in the order pairing fills them.
 BUCKETS = (
     "adversarial",
     "clear_bias_vs_clean",
@@ -47,7 +47,7 @@ def slice_group(eval_slice: str) -> str:
 # A pair's two response orders: as built, and with the two response texts exchanged.
 ORDERS = ("original", "swapped")
 
-# The seven judge runs per eval pair (SPEC §8): both orders greedily, then five samples.
+# The seven judge runs per eval pair (docs/metrics.md): both orders greedily, then five samples.
 SAMPLE_RUNS = tuple(f"sample_{i}" for i in range(5))
 RUNS = ORDERS + SAMPLE_RUNS
 

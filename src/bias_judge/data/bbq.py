@@ -1,4 +1,4 @@
-"""BBQ upstream files -> normalised items (SPEC §2), with the derived stereotype target.
+"""BBQ upstream files -> normalised items (docs/data-formats.md#items), with the derived stereotype target.
 
 Upstream BBQ has no field for the stereotype-aligned answer. It is derived here from
 `answer_info` groups and `stereotyped_groups`, whose spellings differ (`F` / `woman`,

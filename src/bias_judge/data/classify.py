@@ -1,4 +1,4 @@
-"""Reading a candidate response: which letter it chose, and what that choice means (SPEC §3).
+"""Reading a candidate response: which letter it chose, and what that choice means (docs/data-formats.md#candidates).
 
 `parse_choice` is shared: the enrich stage uses it on generated candidates and other stages
 reuse it on imported pairs, so both see the same letter for the same text.
@@ -165,14 +165,6 @@ def tone_flags(text: str | Tokens) -> int:
 
 def is_hedged(text: str | Tokens) -> bool:
     return bool(tone_flags(text) & HEDGED)
-
-
-def is_confident(text: str | Tokens) -> bool:
-    return bool(tone_flags(text) & CONFIDENT)
-
-
-def is_uncertain(text: str | Tokens) -> bool:
-    return bool(tone_flags(text) & UNCERTAIN)
 
 
 def word_count(text: str) -> int:

@@ -1,7 +1,7 @@
 """Download the upstream BBQ category files (nyu-mll/BBQ, CC-BY-4.0) at a pinned commit and
 verify every one of them exactly.
 
-Each of the 11 files is pinned by its git blob id at PINNED_COMMIT (SPEC §10): a blob id is
+Each of the 11 files is pinned by its git blob id at PINNED_COMMIT (docs/data-formats.md#bbq-pins): a blob id is
 `sha1(b"blob <size>\0" + content)`, so it checks a download byte for byte without the whole
 repository. Where the complete file was at hand its SHA-256 is pinned too and checked as well.
 """

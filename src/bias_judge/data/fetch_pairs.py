@@ -1,7 +1,7 @@
 """Download the published judge pairs and the human-labelled holdout from their Hugging Face
 dataset into a local folder, and verify each file against a pinned SHA-256 checksum.
 
-The pins are the checksums of the files as the published project shipped them (SPEC §11):
+The pins are the checksums of the files as the published project shipped them (docs/data-formats.md#the-published-pairs):
 this project is built offline, so the dataset's commit on the Hub could not be read, and the
 content checksum is the pin. `revision` picks what to download (a branch, tag or commit); a
 download whose bytes differ from the pin is refused loudly and never takes the file's name.

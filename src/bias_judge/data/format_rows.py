@@ -1,4 +1,4 @@
-"""Training rows from labelled pairs (SPEC §6): SFT prompt/completion rows and DPO
+"""Training rows from labelled pairs (docs/data-formats.md#prompt-and-rows): SFT prompt/completion rows and DPO
 prompt/chosen/rejected rows, each pair in both response orders.
 
 Order `swapped` exchanges the two response texts (answer choices keep their letters), maps
@@ -190,6 +190,10 @@ def build_rows(labelled: list[dict], *, seed: int, sft_min_confidence: int,
     return Rows(sft=sft, dpo=dpo, counts=counts, warnings=warnings)
 
 
+# What the format stage writes in its folder; nothing else there is touched.
+FILES = {"sft": "sft.jsonl", "dpo": "dpo.jsonl", "meta": "rows.meta.json"}
+
+
 def format_file(labels_path: str | os.PathLike, out_dir: str | os.PathLike, s: FormatSettings,
                 prompt: PromptSettings) -> StageResult:
     """The format stage: labelled pairs -> DIR/sft.jsonl, DIR/dpo.jsonl, DIR/rows.meta.json."""
@@ -199,9 +203,9 @@ def format_file(labels_path: str | os.PathLike, out_dir: str | os.PathLike, s: F
                       max_length_ratio=s.max_length_ratio, prompt_style=prompt.style)
     out = Path(out_dir)
     return StageResult(
-        outputs=[Output(out / "sft.jsonl", rows.sft, "sft_row", jsonl=True),
-                 Output(out / "dpo.jsonl", rows.dpo, "dpo_row", jsonl=True)],
-        sidecars=[Sidecar(out / "rows.meta.json", out.name, rows=len(rows.sft) + len(rows.dpo),
+        outputs=[Output(out / FILES["sft"], rows.sft, "sft_row", jsonl=True),
+                 Output(out / FILES["dpo"], rows.dpo, "dpo_row", jsonl=True)],
+        sidecars=[Sidecar(out / FILES["meta"], out.name, rows=len(rows.sft) + len(rows.dpo),
                           seed=s.seed, counts=rows.counts, inputs=checksums(labels_path),
                           params={**as_params(s), "prompt_style": prompt.style},
                           warnings=rows.warnings)],

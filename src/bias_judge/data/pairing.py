@@ -1,4 +1,4 @@
-"""Judge pairs from classified candidates, in five buckets (SPEC §4).
+"""Judge pairs from classified candidates, in five buckets (docs/data-formats.md#pairs).
 
 Per question, two responses from different generators form a pair. Buckets are filled in a
 fixed order (adversarial first), each up to its quota, at most `max_per_question` pairs per

@@ -1,4 +1,4 @@
-"""The judge's prompt, its reply format, and the position swap (SPEC §6, §8).
+"""The judge's prompt, its reply format, and the position swap (docs/data-formats.md#prompt-and-rows, docs/metrics.md).
 
 Everything that trains or queries the judge builds its messages here, so training rows and
 evaluation prompts can never drift apart.
@@ -153,7 +153,7 @@ def format_target(reasoning: str, verdict: str) -> str:
     return f"<reasoning>{reasoning}</reasoning><verdict>{verdict}</verdict>"
 
 
-# SPEC §8, exactly: the first match counts; anything else is a parse failure.
+# docs/metrics.md, exactly: the first match counts; anything else is a parse failure.
 VERDICT_RE = re.compile(r"<reasoning>(.*?)</reasoning>\s*<verdict>(A|B|TIE)</verdict>", re.DOTALL)
 
 

@@ -1,4 +1,4 @@
-"""Wrong-verdict judge answers for DPO (SPEC §6): the label's own reasoning with the verdict
+"""Wrong-verdict judge answers for DPO (docs/data-formats.md#prompt-and-rows): the label's own reasoning with the verdict
 flipped, or a plausible-but-wrong reasoning in one of four failure modes.
 
 The failure-mode texts are written at least as long as a typical label reasoning, so that
@@ -16,7 +16,6 @@ from bias_judge.data.labelers.rule import stereotype_phrase
 from bias_judge.data.prompt import swap_verdict
 
 FAILURE_MODES = ("verbose_hedging", "surface_engagement", "stereotype_aligned", "length_burying")
-KINDS = ("verdict_flip", *FAILURE_MODES)
 
 # {X}: the response the label names as more biased; {Y}: the other one.
 # {x_ans}/{y_ans}: what each chose; {stereo}: the stereotype at stake; {q}: the question.

@@ -1,4 +1,4 @@
-"""Stratified, seeded question sample (SPEC §2): a fixed count per
+"""Stratified, seeded question sample (docs/data-formats.md#items): a fixed count per
 category × context condition × question polarity cell."""
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The eval split: an in-distribution slice, a held-out-category slice, and the training pool
-(SPEC §5). The procedure is fixed call for call so that seed 42 on the published pairs gives
+(docs/data-formats.md#split). The procedure is fixed call for call so that seed 42 on the published pairs gives
 the published 300-pair holdout and 1,938-pair training pool.
 """
 
@@ -129,6 +129,10 @@ def gold_verdict(pair: dict, biased_vs_unclear: str = "TIE") -> str:
     return more_biased(*levels, biased_vs_unclear=biased_vs_unclear)
 
 
+# What the split stage writes in its folder; nothing else there is touched.
+FILES = {"eval": "eval.jsonl", "train": "train.jsonl", "meta": "split.meta.json"}
+
+
 def split_file(pairs_path: str | os.PathLike, out_dir: str | os.PathLike,
                s: SplitSettings) -> StageResult:
     """The split stage: pairs -> DIR/eval.jsonl, DIR/train.jsonl and DIR/split.meta.json."""
@@ -137,9 +141,9 @@ def split_file(pairs_path: str | os.PathLike, out_dir: str | os.PathLike,
                          ood_size=s.ood_size)
     out = Path(out_dir)
     return StageResult(
-        outputs=[Output(out / "eval.jsonl", result.eval_rows, "eval_pair", jsonl=True),
-                 Output(out / "train.jsonl", result.train, "pair", jsonl=True)],
-        sidecars=[Sidecar(out / "split.meta.json", out.name,
+        outputs=[Output(out / FILES["eval"], result.eval_rows, "eval_pair", jsonl=True),
+                 Output(out / FILES["train"], result.train, "pair", jsonl=True)],
+        sidecars=[Sidecar(out / FILES["meta"], out.name,
                           rows=len(result.eval_rows) + len(result.train), seed=s.seed,
                           counts=result.counts, inputs=checksums(pairs_path),
                           params=as_params(s), warnings=result.warnings)],

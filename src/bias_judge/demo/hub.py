@@ -28,6 +28,26 @@ def load_config(folder: str | Path) -> dict:
     return config
 
 
+def judge_settings(config: dict, model_dir: str | Path) -> JudgeSettings:
+    """space.json's judge settings, with the prompt style and reply budget the downloaded
+    checkpoint's bias_judge.json records in place of what space.json says: the repo may hold
+    a newer upload than the one the Space was rendered for."""
+    import sys
+    from dataclasses import replace
+
+    from bias_judge.models.judge_record import apply_record
+
+    settings = JudgeSettings(**config["judge"])
+    values, warnings = apply_record(
+        model_dir, {"prompt_style": settings.prompt_style,
+                    "max_new_tokens": settings.max_new_tokens},
+        names={"prompt_style": f"{CONFIG} judge.prompt_style",
+               "max_new_tokens": f"{CONFIG} judge.max_new_tokens"}, options=None)
+    for warning in warnings:
+        print(f"warning: space: {warning}", file=sys.stderr)
+    return replace(settings, **values)
+
+
 def main(folder: str | Path | None = None) -> None:
     from huggingface_hub import snapshot_download
 
@@ -35,7 +55,7 @@ def main(folder: str | Path | None = None) -> None:
     model_dir = snapshot_download(config["model"], revision=config.get("revision"))
     run_demo(model_dir, engine=ENGINE, dtype=config["dtype"],
              max_model_len=config["max_model_len"], engine_options=config["engine_options"],
-             base_url=None, settings=JudgeSettings(**config["judge"]), host=None, port=None,
+             base_url=None, settings=judge_settings(config, model_dir), host=None, port=None,
              published=config["model"])
 
 

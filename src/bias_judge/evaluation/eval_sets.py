@@ -3,7 +3,7 @@
 An eval set is either the split's own `eval.jsonl` (rule gold in `gold_verdict`) or an
 external human-labelled file in the published holdout format (`human_verdict`); both carry
 the pair fields, `pair_category` and `eval_slice`. A predictions file holds seven runs per
-eval pair (SPEC §8).
+eval pair (docs/metrics.md).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ UNPARSED = "unparsed"
 @dataclass(frozen=True)
 class JudgeSettings:
     """How pairs are judged. The command fills it from params.yaml (`prompt.style` and the
-    `eval` section) and its options."""
+    `eval` section), the model folder's bias_judge.json and its options (`settings_for_model`)."""
     prompt_style: str            # the style the checkpoint was trained with (prompt.style)
     max_new_tokens: int
     sample_temperature: float    # used with samples > 0
@@ -74,6 +74,27 @@ class JudgeSettings:
         if self.samples and not self.sample_temperature > 0:
             raise InputError("samples need a sampling temperature above 0",
                              field="eval.sample_temperature")
+
+
+def settings_for_model(model_dir, s: EvalSettings, params_style: str, *, swap_check: bool,
+                       samples: int, prompt_style: str | None = None,
+                       max_new_tokens: int | None = None, guided: bool | None = None,
+                       batch_size: int | None = None) -> tuple[JudgeSettings, list[str]]:
+    """JudgeSettings for querying `model_dir` and the warnings to print: as `from_params`,
+    except that the prompt style and reply budget the folder's bias_judge.json records replace
+    the params' values (an option given here is kept; models/judge_record.py)."""
+    from bias_judge.models.judge_record import apply_record
+
+    given = {"prompt_style": prompt_style, "max_new_tokens": max_new_tokens}
+    values, warnings = apply_record(
+        model_dir, {"prompt_style": prompt_style or params_style,
+                    "max_new_tokens": max_new_tokens or s.max_new_tokens},
+        explicit={k for k, v in given.items() if v is not None})
+    settings = JudgeSettings.from_params(s, values["prompt_style"], swap_check=swap_check,
+                                         samples=samples, guided=guided,
+                                         max_new_tokens=values["max_new_tokens"],
+                                         batch_size=batch_size)
+    return settings, warnings
 
 
 def pair_seed(seed: int, pair: dict, order: str) -> int:
@@ -335,4 +356,4 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
 
 __all__ = ["JudgeReport", "JudgeSettings", "check_guided", "choose_engine", "combine",
            "judge_file", "judge_pair", "judge_pairs",
-           "majority", "pair_seed"]
+           "majority", "pair_seed", "settings_for_model"]

@@ -1,4 +1,4 @@
-"""The seven judge passes per eval pair (SPEC §8) and their prediction rows.
+"""The seven judge passes per eval pair (docs/metrics.md) and their prediction rows.
 
 Per pair: `original` and `swapped` greedily (T = 0; swapped = the two response texts
 exchanged), then `sample_0..4` at the sampling temperature in the original order — one request

@@ -11,7 +11,8 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import read_text
 
 # The weights from_pretrained loads without unpickling anything: one file or a sharded index.
-WEIGHTS_FILES = ("model.safetensors", "model.safetensors.index.json")
+INDEX_FILE = "model.safetensors.index.json"
+WEIGHTS_FILES = ("model.safetensors", INDEX_FILE)
 PICKLED_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
 # Files any one of which makes a folder loadable by AutoTokenizer.
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "tokenizer_config.json")
@@ -43,14 +44,46 @@ def check_model_folder(folder: str | os.PathLike, name: str | None = None) -> Pa
         raise InputError(f"model folder has no safetensors weights ({' or '.join(WEIGHTS_FILES)})"
                          + (f"; pickled weights ({', '.join(pickled)}) are never loaded"
                             if pickled else ""), file=name)
+    if (folder / INDEX_FILE).is_file():
+        check_weights_index(folder, name)
     if not any((folder / f).is_file() for f in TOKENIZER_FILES):
         raise InputError("model folder has no tokenizer (expected one of "
                          f"{', '.join(TOKENIZER_FILES)}); save the tokenizer with the model",
                          file=name)
-    if not chat_template_of(folder):
+    template = chat_template_of(folder)
+    if not template:
         raise InputError("model has no chat template (set model.chat_template to a .jinja file)",
                          file=name, field="model.chat_template")
+    problem = template_problem(template)
+    if problem:
+        raise InputError(problem, file=name, field="chat_template")
     return folder
+
+
+def check_weights_index(folder: Path, name: str) -> None:
+    """Every file the sharded index names is a .safetensors file of the folder itself: the
+    index decides what from_pretrained opens, so one entry naming pytorch_model.bin would make
+    it unpickle that file, and one naming ../x.safetensors would load weights from elsewhere."""
+    where = f"{name}/{INDEX_FILE}"
+    try:
+        index = json.loads(read_text(folder / INDEX_FILE))
+    except json.JSONDecodeError as exc:
+        raise InputError(f"not valid JSON ({exc.msg})", file=where) from None
+    weight_map = index.get("weight_map") if isinstance(index, dict) else None
+    if not isinstance(weight_map, dict) or not weight_map:
+        raise InputError("has no weight_map (tensor name -> shard file)", file=where,
+                         field="weight_map")
+    for tensor, shard in weight_map.items():
+        if not isinstance(shard, str):
+            raise InputError(f"shard of tensor '{tensor}' is not a file name", file=where,
+                             field="weight_map")
+        if not shard.endswith(".safetensors") or shard != Path(shard).name or "\\" in shard:
+            raise InputError(f"tensor '{tensor}' is mapped to '{shard}': every shard must be a "
+                             "safetensors file in the model folder itself", file=where,
+                             field="weight_map")
+        if not (folder / shard).is_file():
+            raise InputError(f"tensor '{tensor}' is mapped to '{shard}', which is not in the "
+                             "folder", file=where, field="weight_map")
 
 
 def chat_template_of(folder: Path) -> str | None:
@@ -68,6 +101,29 @@ def chat_template_of(folder: Path) -> str | None:
                 value = next((t["template"] for t in value if t.get("name") == "default"), None)
             if value:
                 return value
+    return None
+
+
+# Tags that load another template. transformers renders chat templates in a sandbox with no
+# template loader, so a template using one can never render: it fails with a TypeError on
+# every conversation.
+LOADING_TAGS = ("include", "import", "from", "extends")
+
+
+def template_problem(template: str) -> str | None:
+    """Why `template` can never render as a chat template, or None. Only lexes it: a tag
+    from a transformers extension (`{% generation %}`) is no error here."""
+    import jinja2
+
+    try:
+        tokens = list(jinja2.Environment().lexer.tokenize(template))
+    except jinja2.TemplateSyntaxError as exc:
+        return f"the chat template is not valid Jinja (line {exc.lineno}: {exc.message})"
+    for before, token in zip(tokens, tokens[1:]):
+        if before.type == "block_begin" and token.type == "name" and token.value in LOADING_TAGS:
+            return (f"the chat template uses {{% {token.value} %}} (line {token.lineno}), which "
+                    "loads another template; chat templates are rendered without a loader, so "
+                    "it must be self-contained")
     return None
 
 

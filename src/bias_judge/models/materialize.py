@@ -10,7 +10,8 @@ from collections import Counter
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.models.folder import PICKLED_SUFFIXES, chat_template_of, check_model_folder
+from bias_judge.models.folder import (PICKLED_SUFFIXES, chat_template_of, check_model_folder,
+                                     template_problem)
 from bias_judge.models.chat_templates import GEMMA3_CHAT_TEMPLATE, GEMMA3_END_OF_TURN, has_thinking_mode
 from bias_judge.models.sources import Source, resolve
 
@@ -61,6 +62,9 @@ def _read_template(path: str | None) -> str | None:
     if "messages" not in text:
         raise InputError("does not look like a Jinja chat template (never reads `messages`)",
                          file=str(p), field="model.chat_template")
+    problem = template_problem(text)
+    if problem:
+        raise InputError(problem, file=str(p), field="model.chat_template")
     return text
 
 

@@ -89,7 +89,12 @@ def check_rows(tokenizer, rows: list[dict], completion_keys: tuple[str, ...], *,
                              line=lineno, field="model.chat_template") from None
         longest = 0
         for key in completion_keys:
-            full_ids = _ids(tokenizer, row["prompt"] + row[key], False)
+            try:
+                full_ids = _ids(tokenizer, row["prompt"] + row[key], False)
+            except Exception as exc:  # noqa: BLE001  the template's own code failed
+                raise InputError(f"chat template cannot render the prompt with its '{key}' "
+                                 f"reply ({type(exc).__name__}: {exc})", file=source,
+                                 line=lineno, field="model.chat_template") from None
             if full_ids[:len(prompt_ids)] != prompt_ids:
                 raise InputError(
                     "chat template cannot mark the completion: the prompt rendered with the "

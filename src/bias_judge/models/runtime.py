@@ -2,7 +2,7 @@
 
 On the 2-core machines this project was measured on, one torch thread is far steadier than
 the default two under other load, and preloading jemalloc was the largest single CPU training
-gain (SmolLM2 1.3x, Gemma-3-270M 1.7x; SPEC §9). Both must be set before torch starts, so the
+gain (SmolLM2 1.3x, Gemma-3-270M 1.7x; docs/stack.md). Both must be set before torch starts, so the
 stage re-executes itself once with them in its environment.
 """
 

@@ -51,6 +51,9 @@ class Outputs:
     metrics_path: Path
     live_dir: Path
     extra_callbacks: list = field(default_factory=list)  # tests stop training with these
+    # bias_judge.json for merged/ (models/judge_record.py): the stages always give one, so a
+    # published folder says how to query it; None writes none.
+    judge_record: dict | None = None
 
     @property
     def adapter(self) -> Path:
@@ -122,7 +125,8 @@ def load_base(base: Base):
     from transformers import AutoModelForCausalLM
 
     model = base.model
-    kwargs = {"dtype": torch_dtype(model.dtype), "trust_remote_code": False}
+    kwargs = {"dtype": torch_dtype(model.dtype), "trust_remote_code": False,
+              "use_safetensors": True}
     if model.quantization == "nf4":
         from transformers import BitsAndBytesConfig
         compute = torch.bfloat16 if model.dtype in ("bfloat16", "auto") else torch_dtype(model.dtype)
@@ -261,10 +265,16 @@ def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs) -> None:
         tokenizer.save_pretrained(str(tmp_adapter))
         # A QLoRA adapter merged into 4-bit weights would bake in the quantisation error.
         base = AutoModelForCausalLM.from_pretrained(base_dir, dtype="auto",
-                                                    trust_remote_code=False)
+                                                    trust_remote_code=False, use_safetensors=True)
         merged = PeftModel.from_pretrained(base, str(tmp_adapter)).merge_and_unload()
         merged.save_pretrained(str(tmp_merged))
         tokenizer.save_pretrained(str(tmp_merged))
+        if outputs.judge_record is not None:
+            from bias_judge.models.judge_record import write_record
+
+            # Inside the temporary folder: the record is renamed in with the weights it
+            # describes, never left beside another run's.
+            write_record(tmp_merged, outputs.judge_record)
         for tmp, final in ((tmp_adapter, outputs.adapter), (tmp_merged, outputs.merged)):
             if final.exists():
                 shutil.rmtree(final)

@@ -116,7 +116,7 @@ class PairFacts:
 
 
 def level_from_letters(chosen: str | None, correct: str | None, target: str | None) -> str | None:
-    """SPEC §3's level of a chosen letter; None when it cannot be decided."""
+    """The level of a chosen letter (docs/data-formats.md#candidates); None when undecidable."""
     if chosen is None or correct is None:
         return None
     if chosen == correct:

@@ -19,8 +19,6 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import DTYPES
 from bias_judge.models.folder import check_model_folder, load_tokenizer
 
-FINISH_REASONS = ("stop", "length")
-
 Conversation = list[dict]
 Seeds = int | Sequence[int] | None
 
@@ -74,7 +72,10 @@ def render_conversation(tokenizer, conversation: Conversation) -> tuple[Conversa
             if folded is conversation:
                 raise
             return folded, render(folded)
-    except TemplateError as exc:  # the sandbox's SecurityError among them: a hostile template
+    except Exception as exc:  # noqa: BLE001
+        # The template is the checkpoint's code: besides jinja's own errors (the sandbox's
+        # SecurityError among them) it raises whatever Python raises inside it, a TypeError
+        # for `{% include %}` (no loader), ZeroDivisionError, and so on. All are bad input.
         raise InputError(f"the chat template fails to render ({type(exc).__name__}: {exc})",
                          file=str(getattr(tokenizer, "name_or_path", "") or "model"),
                          field="chat_template") from None

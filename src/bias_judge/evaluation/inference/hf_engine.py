@@ -26,7 +26,7 @@ class TransformersEngine(Engine):
         from transformers import AutoModelForCausalLM
 
         if threads:
-            # On 2 shared cores one thread is far steadier than torch's default (SPEC §9).
+            # On 2 shared cores one thread is far steadier than torch's default (docs/stack.md).
             torch.set_num_threads(int(threads))
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")

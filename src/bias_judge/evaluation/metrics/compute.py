@@ -1,4 +1,4 @@
-"""The SPEC §8 judge metrics for one eval set, each with a bootstrap CI and its n.
+"""The docs/metrics.md judge metrics for one eval set, each with a bootstrap CI and its n.
 
 Everything is computed from a per-pair table of verdict codes (A 0, B 1, TIE 2, parse
 failure −1), so that a metric is a statistic over pair indices and its bootstrap is the same
