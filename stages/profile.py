@@ -36,7 +36,7 @@ def command():
 @profiles_dir_option
 @one_line_errors
 def use(name, params_path, profiles_dir):
-    from bias_judge.core.profiles import apply_profile
+    from bias_judge.tools.profiles import apply_profile
     changed = apply_profile(name, params_path, profiles_dir)
     if changed:
         click.echo(f"profile {name}: {len(changed)} params changed in {params_path}: "
@@ -50,7 +50,7 @@ def use(name, params_path, profiles_dir):
 @profiles_dir_option
 @one_line_errors
 def show(params_path, profiles_dir):
-    from bias_judge.core.profiles import matching
+    from bias_judge.tools.profiles import matching
     found = matching(params_path, profiles_dir)
     click.echo(", ".join(found) if found else "custom (matches no profile)")
 
@@ -58,6 +58,6 @@ def show(params_path, profiles_dir):
 @command.command("list", help="List the available profiles.")
 @profiles_dir_option
 def list_(profiles_dir):
-    from bias_judge.core.profiles import available
+    from bias_judge.tools.profiles import available
     for name in available(profiles_dir):
         click.echo(name)

@@ -60,7 +60,7 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
     dataset card, or the demo page as a Space, to the Hugging Face Hub."""
     from pathlib import Path
 
-    from bias_judge.card.publish import plan_dataset_upload, plan_upload, refuse_placeholders
+    from bias_judge.publish.upload import plan_dataset_upload, plan_upload, refuse_placeholders
 
     if space_repo is not None and (space or dataset or checkpoint is None):
         raise click.UsageError("--space-repo goes with --checkpoint (use --space alone to "
@@ -96,7 +96,7 @@ def command(repo_id, checkpoint, dataset, space, space_repo, models_dir, data_di
 def _refusals(dry_run):
     """The plan runs every check the real upload runs; in a dry run what fails is reported
     as what the upload would refuse."""
-    from bias_judge.card.publish import would_refuse
+    from bias_judge.publish.upload import would_refuse
     from bias_judge.core.errors import InputError
 
     try:
@@ -108,7 +108,7 @@ def _refusals(dry_run):
 
 
 def _send(plan, dry_run, private):
-    from bias_judge.card.publish import PublishError, describe, upload
+    from bias_judge.publish.upload import PublishError, describe, upload
 
     for line in describe(plan, dry_run=dry_run):
         click.echo(line)
@@ -129,7 +129,7 @@ def _space(repo_id, checkpoint, dry_run, private, params_path, models_dir):
     bias_judge.json again when it starts."""
     import tempfile
 
-    from bias_judge.card.publish import refuse_placeholders
+    from bias_judge.publish.upload import refuse_placeholders
     from bias_judge.demo.space import plan_space_upload
     from pathlib import Path
 

@@ -50,7 +50,7 @@ def group() -> None:
 def record(out: str) -> None:
     import yaml
 
-    from bias_judge.evaluation import results
+    from bias_judge.stages import experiments as results
     from bias_judge.core.jsonio import write_json
 
     shown = json.loads(_run(["dvc", "exp", "show", "--json", "--all-commits"]) or "[]")
@@ -76,7 +76,7 @@ def record(out: str) -> None:
               help="Eval set whose metrics the tables show.")
 @one_line_errors
 def render(record_path: str, out: str, set_name: str) -> None:
-    from bias_judge.evaluation import results
+    from bias_judge.stages import experiments as results
     from bias_judge.core.jsonio import atomic_open, read_json
 
     experiments = results.from_record(read_json(record_path))

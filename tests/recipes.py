@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 
 from bias_judge.core.params import load_params
-from bias_judge.core.profiles import apply_profile
+from bias_judge.tools.profiles import apply_profile
 from bias_judge.core.settings import build, lookup
 
 REPO = Path(__file__).resolve().parents[1]

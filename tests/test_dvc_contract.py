@@ -104,7 +104,7 @@ def test_every_stage_builds_its_settings_from_params_yaml_and_every_profile(stag
     import importlib
     import shutil
 
-    from bias_judge.core.profiles import apply_profile, available
+    from bias_judge.tools.profiles import apply_profile, available
     from bias_judge.core.settings import read_settings
 
     modules = {stage_module(st.cmd) for st in stages} | {"bias_judge.stages.metrics"}
@@ -135,3 +135,13 @@ def test_training_checkpoints_fingerprint_the_library_code_their_stage_declares(
                    if f.startswith(("src/bias_judge/models/", "src/bias_judge/data/"))}
         assert library and library <= fingerprinted, (stage, sorted(library - fingerprinted))
         assert "src/bias_judge/models/training.py" in fingerprinted
+
+
+@pytest.mark.parametrize("tool", ["src/bias_judge/tools/profiles.py",
+                                  "src/bias_judge/publish/upload.py",
+                                  "stages/experiments.py", "stages/profile.py", "stages/publish.py"])
+def test_editing_a_tool_marks_no_stage_stale(stages, tool):
+    """The profile switcher, the Hub upload and the experiment record are run by people, not
+    by the pipeline: no stage declares them, so editing one reruns nothing."""
+    assert (REPO / tool).is_file()
+    assert [_name(st) for st in stages if _covered(tool, _deps(st))] == []

@@ -255,7 +255,7 @@ def test_the_stage_skips_with_a_reason_and_refuses_gemma(tmp_path, monkeypatch):
     converted; asking for a GGUF of it is a one-line error naming the architecture."""
     import shutil
 
-    from bias_judge.core.profiles import apply_profile
+    from bias_judge.tools.profiles import apply_profile
     from bias_judge.models.tiny import write_tiny
     from bias_judge.stages.cli import main as cli
 

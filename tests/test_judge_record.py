@@ -90,7 +90,7 @@ def test_the_schema_enums_are_the_codes_vocabularies():
 
 
 def test_a_published_checkpoint_carries_its_record(tmp_path):
-    from bias_judge.card.publish import upload_files
+    from bias_judge.publish.upload import upload_files
 
     (tmp_path / "config.json").write_text("{}")
     write_record(tmp_path, record())

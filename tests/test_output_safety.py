@@ -261,7 +261,7 @@ def test_a_nan_in_the_params_file_names_its_line(tmp_path):
 
 
 def test_profile_use_refuses_a_profile_with_nan(tmp_path):
-    from bias_judge.core.profiles import apply_profile
+    from bias_judge.tools.profiles import apply_profile
 
     profiles = tmp_path / "profiles"
     profiles.mkdir()

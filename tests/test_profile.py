@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.params import load_params
-from bias_judge.core.profiles import apply_profile, available, leaf_keys, load_profile, matching
+from bias_judge.tools.profiles import apply_profile, available, leaf_keys, load_profile, matching
 from bias_judge.stages.cli import main as cli
 
 REPO = Path(__file__).resolve().parents[1]

@@ -31,7 +31,7 @@ import pytest
 import yaml
 
 from bias_judge.core.params import load_params
-from bias_judge.core.profiles import leaf_keys, load_profile
+from bias_judge.tools.profiles import leaf_keys, load_profile
 from pipeline_copy import dvc, dvc_env, make_copy, ran_stages
 from recipes import params as recipe_params
 

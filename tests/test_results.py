@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from bias_judge.evaluation import results
+from bias_judge.stages import experiments as results
 
 REPO = Path(__file__).resolve().parents[1]
 

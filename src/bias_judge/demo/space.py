@@ -163,7 +163,7 @@ def plan_space_upload(repo_id: str, out_dir: str | Path, *, checkpoint: str,
                       repo_ids: dict[str, str], settings: JudgeSettings, dtype: str,
                       max_model_len: int):
     """Render the Space into `out_dir` and return what `publish --space` would send."""
-    from bias_judge.card.publish import UploadFile, UploadPlan, check_repo_id
+    from bias_judge.publish.upload import UploadFile, UploadPlan, check_repo_id
 
     check_repo_id(repo_id)
     names = render_space(out_dir, checkpoint=checkpoint, repo_ids=repo_ids, settings=settings,
