@@ -81,5 +81,9 @@ def check_writable(out: PathArg) -> None:
 
 def check_outputs(inputs: list[PathArg], outputs: list[PathArg]) -> None:
     refuse_inputs_as_outputs(inputs, outputs)
+    # Under accelerate only rank 0 writes a stage's outputs; the other ranks must not touch
+    # the output folders at all, not even with a probe file.
+    if os.environ.get("RANK", "0") != "0":
+        return
     for out in outputs:
         check_writable(out)
