@@ -140,23 +140,24 @@ def test_an_input_reached_through_a_symlink_is_still_an_input(tmp_path):
     assert res.exit_code == 2 and "--pairs" in res.stderr
 
 
-def test_split_refuses_an_output_folder_that_would_replace_its_input(tmp_path):
+def _split_from_inside_its_output(tmp_path, name: str, text: str):
+    """`split --pairs d/NAME --out d`: (the pairs file, the command's result)."""
     folder = tmp_path / "d"
     folder.mkdir()
-    train = folder / "train.jsonl"
-    train.write_text("{}\n")
-    res = _run("split", "--pairs", train, "--out", folder, "--params", REPO / "params.yaml")
+    pairs = folder / name
+    pairs.write_text(text)
+    return pairs, _run("split", "--pairs", pairs, "--out", folder, "--params", REPO / "params.yaml")
+
+
+def test_split_refuses_an_output_folder_that_would_replace_its_input(tmp_path):
+    train, res = _split_from_inside_its_output(tmp_path, "train.jsonl", "{}\n")
     assert res.exit_code == 2, res.output
     assert "train.jsonl" in res.stderr and train.read_text() == "{}\n"
 
 
 def test_an_input_beside_what_a_folder_output_writes_is_allowed(tmp_path):
     """split writes three named files: other files in its folder are not touched."""
-    folder = tmp_path / "d"
-    folder.mkdir()
-    pairs = folder / "pairs.jsonl"
-    pairs.write_text("not json\n")
-    res = _run("split", "--pairs", pairs, "--out", folder, "--params", REPO / "params.yaml")
+    _, res = _split_from_inside_its_output(tmp_path, "pairs.jsonl", "not json\n")
     assert res.exit_code == 2 and "not valid JSON" in res.stderr  # got as far as reading
 
 
