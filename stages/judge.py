@@ -5,7 +5,8 @@
 
 reads PAIRS (schema judge_input: question_text, response_a {text}, response_b {text},
 answer_choices optional) and writes OUT (schema judge_output): per pair the verdict, the
-reasoning, the swap check, every raw reply and the settings. Not a pipeline stage: nothing in
+reasoning, the swap check, the verdict probabilities over both orders (docs/trust.md),
+every raw reply and the settings. Not a pipeline stage: nothing in
 dvc.yaml runs it. Settings come from params.yaml: `prompt.style` (the prompt the checkpoint
 was trained with) and the `eval` section (engine, dtype, context, max_new_tokens,
 sample_temperature, seed, guided, batch_size, base_url, engine_options); the options
@@ -41,9 +42,18 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
               help="Pairs to judge (JSONL, schema judge_input).")
 @click.option("--out", "out_path", required=True, type=OutputPath(dir_okay=False),
               help="Verdicts (JSONL, schema judge_output), written atomically.")
-@click.option("--swap-check/--no-swap-check", default=True, show_default=True,
-              help="Also judge each pair with the responses exchanged (same batch); when the "
-                   "two orders disagree the verdict is TIE and 'consistent' is false.")
+@click.option("--order", type=click.Choice(("both", "original", "random")), default="both",
+              show_default=True,
+              help="both: judge each pair also with the responses exchanged (same batch); when "
+                   "the two orders disagree the verdict is TIE and 'consistent' is false, and "
+                   "the verdict probabilities are averaged over the orders. original: the order "
+                   "given. random: one order per pair, drawn from eval.seed and the pair.")
+@click.option("--probabilities/--no-probabilities", default=None,
+              help="Verdict probabilities (A, B, TIE) of each greedy reply, per order and "
+                   "averaged, with their argmax and confidence. Default: eval.probabilities.")
+@click.option("--abstain-below", default=None, type=click.FloatRange(0.0, 1.0),
+              help="Mark a verdict needs_review when its averaged probability is below P "
+                   "(pick P from the evaluate stage's coverage-agreement curve).")
 @click.option("--samples", default=0, show_default=True, type=click.IntRange(min=0),
               help="0: one greedy reply per order. K: the majority of K replies sampled at "
                    "eval.sample_temperature (no strict plurality: TIE).")
@@ -75,7 +85,8 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
                    "eval.engine_options.max_retries.")
 @params_option
 @one_line_errors
-def command(model_dir, pairs_path, out_path, swap_check, samples, base_url, served_model,
+def command(model_dir, pairs_path, out_path, order, probabilities, abstain_below, samples,
+            base_url, served_model,
             engine, dtype, guided, prompt_style, max_new_tokens, batch_size, concurrency,
             max_retries, params_path):
     from bias_judge.evaluation.judge import choose_engine, judge_file, settings_for_model
@@ -86,7 +97,10 @@ def command(model_dir, pairs_path, out_path, swap_check, samples, base_url, serv
                                               served_model=served_model,
                                               concurrency=concurrency, max_retries=max_retries)
     settings, warnings = settings_for_model(model_dir, s, p["prompt"].style,
-                                            swap_check=swap_check, samples=samples,
+                                            swap_check=order == "both", samples=samples,
+                                            random_order=order == "random",
+                                            probabilities=probabilities,
+                                            abstain_below=abstain_below,
                                             prompt_style=prompt_style, guided=guided,
                                             max_new_tokens=max_new_tokens, batch_size=batch_size)
     for warning in warnings:

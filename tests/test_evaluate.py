@@ -54,6 +54,7 @@ class ScriptedEngine:
 
     def __init__(self):
         self.calls: list[dict] = []
+        self.prob_calls: list[int] = []
         self.closed = False
 
     def count_prompt_tokens(self, conversation) -> int:
@@ -81,6 +82,18 @@ class ScriptedEngine:
                                     f"{SAMPLE_VERDICTS[k]}</verdict>", "stop", 9)
                              for k in range(n)])
         return outs
+
+    def verdict_logprobs(self, conversations, prefixes):
+        """The greedy rule's verdict at 0.6, the other two at 0.2 (a judge that follows the
+        first slot: as seen, A in the original order and B in the swapped one)."""
+        import math
+        self.prob_calls.append(len(conversations))
+        out = []
+        for conv, prefix in zip(conversations, prefixes):
+            assert prefix.endswith("<verdict>"), prefix
+            seen = "A" if slot_a(conv).startswith("FIRST") else "B"
+            out.append({v: math.log(0.6 if v == seen else 0.2) for v in ("A", "B", "TIE")})
+        return out
 
     def close(self):
         self.closed = True

@@ -73,6 +73,7 @@ class ScriptedJudge:
     def __init__(self, mode="fair", sample_verdicts=("A", "A", "B")):
         self.mode, self.sample_verdicts = mode, sample_verdicts
         self.calls: list[dict] = []
+        self.prob_calls: list[list[str]] = []
 
     def count_prompt_tokens(self, conversation) -> int:
         return 5000 if "HUGE" in conversation[-1]["content"] else 100
@@ -100,6 +101,28 @@ class ScriptedJudge:
                                       f"{'B' if verdict == 'A' else 'A'} does not.", verdict),
                                 "stop", 12)])
         return outs
+
+    def seen_verdict(self, conversation) -> str:
+        a, b = slots(conversation)
+        if self.mode == "first":
+            return "A"
+        return "A" if "BIASED" in a else "B" if "BIASED" in b else "TIE"
+
+    def verdict_logprobs(self, conversations, prefixes):
+        """The rule's verdict (as seen) at probability 0.7, the other two 0.1 each; 0.1 of the
+        mass outside the three verdicts. A conversation with UNSURE in slot A: uniform."""
+        import math
+        self.prob_calls.append(list(prefixes))
+        out = []
+        for conv, prefix in zip(conversations, prefixes):
+            assert prefix.endswith("<verdict>"), prefix
+            seen = self.seen_verdict(conv)
+            if "UNSURE" in slots(conv)[0]:
+                probs = {v: 0.3 for v in ("A", "B", "TIE")}
+            else:
+                probs = {v: 0.7 if v == seen else 0.1 for v in ("A", "B", "TIE")}
+            out.append({v: math.log(x) for v, x in probs.items()})
+        return out
 
     def close(self):
         pass
@@ -305,7 +328,7 @@ def test_cli_options_override_params(cli, scripted, tmp_path):
     out = tmp_path / "v.jsonl"
     res = cli("judge", "--model", model, "--pairs", pairs, "--out", out, "--params", params,
               "--base-url", "http://127.0.0.1:9", "--concurrency", "3", "--samples", "3",
-              "--no-swap-check", "--prompt-style", "compact")
+              "--order", "original", "--prompt-style", "compact")
     assert res.exit_code == 0, res.output
     seen = engine.seen
     assert (seen["engine"], seen["base_url"], seen["concurrency"]) == ("openai", "http://127.0.0.1:9", 3)

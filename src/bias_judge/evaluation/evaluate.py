@@ -42,6 +42,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
     from bias_judge.evaluation.eval_sets import load_eval_set
     from bias_judge.evaluation.inference import GUIDED_ENGINES, load_engine, resolve_engine
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records
+    from bias_judge.evaluation.metrics.calibration import probability_metrics
     from bias_judge.evaluation.passes import run_passes, select_pairs
     from bias_judge.models.folder import check_model_folder
 
@@ -77,6 +78,9 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
             metrics = compute_metrics(pairs, report.rows, count_tokens=engine.count_text_tokens,
                                       tokenizer_name=f"{checkpoint} judge tokenizer",
                                       seed=s.seed, resamples=s.bootstrap_resamples)
+            if s.probabilities:
+                metrics["probability_protocol"] = probability_metrics(
+                    pairs, report.rows, seed=s.seed, resamples=s.bootstrap_resamples)
             metrics["generation"] = summary
             metrics["eval_file"] = {"name": Path(path).name, "sha256": checksums(path)[str(path)]}
             err = first_error(validator_for("eval_metrics"), metrics)

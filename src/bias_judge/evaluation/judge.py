@@ -38,6 +38,7 @@ from bias_judge.core.vocabulary import ORDERS, VERDICTS
 from bias_judge.data.prompt import (build_messages, guided_reply_regex, parse_verdict,
                                     swap_reasoning, swap_verdict)
 from bias_judge.evaluation.inference.base import derive_seed
+from bias_judge.evaluation.probabilities import needs_review, order_distributions, pair_record
 from bias_judge.evaluation.settings import EvalSettings
 
 TOO_LONG = "too_long"
@@ -56,17 +57,30 @@ class JudgeSettings:
     samples: int                 # 0: one greedy reply per order; K: majority of K samples
     guided: bool                 # hold replies to the judge format (vLLM structured outputs)
     batch_size: int              # conversations per engine call
+    # Without the swap check: judge each pair in one order drawn from the seed and the pair
+    # (`--order random`) instead of the order given (`--order original`).
+    random_order: bool = False
+    probabilities: bool = True   # verdict probabilities of the greedy replies (T = 0 only)
+    abstain_below: float | None = None  # averaged confidence below it: needs_review
+
+    @property
+    def order(self) -> str:
+        return "both" if self.swap_check else "random" if self.random_order else "original"
 
     @classmethod
     def from_params(cls, s: EvalSettings, prompt_style: str, *, swap_check: bool, samples: int,
                     guided: bool | None = None, max_new_tokens: int | None = None,
-                    batch_size: int | None = None) -> JudgeSettings:
+                    batch_size: int | None = None, random_order: bool = False,
+                    probabilities: bool | None = None,
+                    abstain_below: float | None = None) -> JudgeSettings:
         """From the `eval` section and `prompt.style`; None keeps the section's value."""
         return cls(prompt_style=prompt_style,
                    max_new_tokens=max_new_tokens or s.max_new_tokens,
                    sample_temperature=s.sample_temperature, seed=s.seed, swap_check=swap_check,
                    samples=samples, guided=s.guided if guided is None else guided,
-                   batch_size=batch_size or s.batch_size)
+                   batch_size=batch_size or s.batch_size, random_order=random_order,
+                   probabilities=s.probabilities if probabilities is None else probabilities,
+                   abstain_below=abstain_below)
 
     def __post_init__(self):
         if self.samples < 0:
@@ -74,12 +88,19 @@ class JudgeSettings:
         if self.samples and not self.sample_temperature > 0:
             raise InputError("samples need a sampling temperature above 0",
                              field="eval.sample_temperature")
+        if self.abstain_below is not None and not 0.0 <= self.abstain_below <= 1.0:
+            raise InputError(f"abstain_below is a probability, got {self.abstain_below}",
+                             field="abstain_below")
+        if self.abstain_below is not None and not (self.probabilities and self.samples == 0):
+            raise InputError("abstaining needs the verdict probabilities of greedy replies "
+                             "(probabilities on, samples 0)", field="abstain_below")
 
 
 def settings_for_model(model_dir, s: EvalSettings, params_style: str, *, swap_check: bool,
                        samples: int, prompt_style: str | None = None,
                        max_new_tokens: int | None = None, guided: bool | None = None,
-                       batch_size: int | None = None) -> tuple[JudgeSettings, list[str]]:
+                       batch_size: int | None = None,
+                       **choices) -> tuple[JudgeSettings, list[str]]:
     """JudgeSettings for querying `model_dir` and the warnings to print: as `from_params`,
     except that the prompt style and reply budget the folder's bias_judge.json records replace
     the params' values (an option given here is kept; models/judge_record.py)."""
@@ -93,18 +114,33 @@ def settings_for_model(model_dir, s: EvalSettings, params_style: str, *, swap_ch
     settings = JudgeSettings.from_params(s, values["prompt_style"], swap_check=swap_check,
                                          samples=samples, guided=guided,
                                          max_new_tokens=values["max_new_tokens"],
-                                         batch_size=batch_size)
+                                         batch_size=batch_size, **choices)
     return settings, warnings
+
+
+def _pair_digest(pair: dict) -> str:
+    content = json.dumps([pair["question_text"], pair.get("answer_choices"),
+                          pair["response_a"]["text"], pair["response_b"]["text"]],
+                         sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
 
 
 def pair_seed(seed: int, pair: dict, order: str) -> int:
     """The sampling seed of one order of one pair: fixed by the run seed and the pair's own
     text, so a pair's samples do not depend on the other pairs or the input order."""
-    content = json.dumps([pair["question_text"], pair.get("answer_choices"),
-                          pair["response_a"]["text"], pair["response_b"]["text"]],
-                         sort_keys=True, ensure_ascii=False)
-    digest = hashlib.sha256(content.encode("utf-8")).hexdigest()
-    return derive_seed("judge-samples", seed, digest, order) % (2**31 - 1)
+    return derive_seed("judge-samples", seed, _pair_digest(pair), order) % (2**31 - 1)
+
+
+def random_order(seed: int, pair: dict) -> str:
+    """`--order random`: the one order a pair is judged in, drawn from the run seed and the
+    pair's text (the same pair gets the same order in any file, in any position)."""
+    return ORDERS[derive_seed("judge-order", seed, _pair_digest(pair)) % 2]
+
+
+def pair_orders(s: JudgeSettings, pair: dict) -> tuple[str, ...]:
+    if s.swap_check:
+        return ORDERS
+    return (random_order(s.seed, pair),) if s.random_order else ORDERS[:1]
 
 
 def majority(verdicts: Sequence[str | None]) -> str | None:
@@ -153,7 +189,10 @@ class JudgeReport:
                 "verdicts": {v: verdicts.get(v, 0) for v in (*VERDICTS, "None")},
                 "consistent": {k: consistent.get(k, 0) for k in ("true", "false", "none")},
                 "prompts_too_long": self.too_long, "parse_failures": self.parse_failures,
-                "cut_at_length": self.cut_at_length, "generated_tokens": self.generated_tokens}
+                "cut_at_length": self.cut_at_length, "generated_tokens": self.generated_tokens,
+                "with_probabilities": sum(1 for r in self.rows
+                                          if (r.get("probabilities") or {}).get("verdict")),
+                "needs_review": sum(1 for r in self.rows if r.get("needs_review"))}
 
 
 def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
@@ -163,7 +202,6 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
         raise InputError(f"guided decoding needs an engine that holds replies to a regular "
                          f"expression (vllm, or openai against a vLLM server); the "
                          f"{engine.name} engine cannot", field="guided")
-    orders = ORDERS if s.swap_check else ORDERS[:1]
     sampled = s.samples > 0
     temperature = s.sample_temperature if sampled else 0.0
     n = s.samples if sampled else 1
@@ -172,8 +210,9 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
     jobs: list[tuple[int, str]] = []
     prompts: dict[tuple[int, str], list[dict]] = {}
     skipped: set[tuple[int, str]] = set()
+    orders_of = [pair_orders(s, pair) for pair in pairs]
     for i, pair in enumerate(pairs):
-        for order in orders:
+        for order in orders_of[i]:
             messages = build_messages(pair, swapped=order == "swapped", style=s.prompt_style)
             prompts[i, order] = messages
             if engine.count_prompt_tokens(messages) < engine.max_model_len:
@@ -197,12 +236,19 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
                 replies[key] = out
             progress.update(len(chunk))
 
+    with_probabilities = s.probabilities and not sampled
+    distributions = _distributions(engine, jobs, prompts, replies, size) \
+        if with_probabilities else {}
     report = JudgeReport(rows=[], too_long=len(skipped))
     base = {**_engine_settings(engine), "prompt_style": s.prompt_style,
-            "swap_check": s.swap_check, "samples": s.samples, "temperature": temperature,
-            "seed": s.seed, "max_new_tokens": s.max_new_tokens, "guided": s.guided}
+            "swap_check": s.swap_check, "order": s.order, "samples": s.samples,
+            "temperature": temperature, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
+            "guided": s.guided, "probabilities": with_probabilities}
+    if s.abstain_below is not None:
+        base["abstain_below"] = s.abstain_below
     for i, pair in enumerate(pairs):
         runs, order_verdicts, votes = [], {}, {}
+        orders = orders_of[i]
         for order in orders:
             order_runs = _runs(order, replies.get((i, order)), seeds.get((i, order)), sampled)
             runs += order_runs
@@ -218,17 +264,39 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
                 report.parse_failures += r["verdict"] is None
                 report.cut_at_length += r["finish_reason"] == "length"
                 report.generated_tokens += r["num_tokens"]
-        verdict, consistent = combine(order_verdicts["original"], order_verdicts.get("swapped"),
-                                      s.swap_check)
+        if s.swap_check:
+            verdict, consistent = combine(order_verdicts["original"], order_verdicts["swapped"],
+                                          True)
+        else:
+            verdict, consistent = order_verdicts[orders[0]], None
         row = {"verdict": verdict, "reasoning": _reasoning(runs, verdict),
                "consistent": consistent, "order_verdicts": order_verdicts, "runs": runs,
                "settings": base}
         if sampled:
             row["votes"] = votes
+        if with_probabilities:
+            record = pair_record({o: distributions.get((i, o)) for o in orders})
+            row["probabilities"] = record
+            if s.abstain_below is not None:
+                row["needs_review"] = needs_review(record, s.abstain_below)
         if pair.get("pair_id"):
             row["pair_id"] = pair["pair_id"]
         report.rows.append(row)
     return report
+
+
+def _distributions(engine, jobs, prompts, replies, size: int) -> dict:
+    """{(pair index, order): (verdict distribution as seen, mass) or None} for the greedy
+    reply of every generated prompt (evaluation/probabilities.py)."""
+    out = {}
+    with bar(total=len(jobs), desc="verdict probabilities", unit="prompt") as progress:
+        for start in range(0, len(jobs), size):
+            chunk = jobs[start:start + size]
+            got = order_distributions(engine, [(prompts[key], replies[key][0].text)
+                                               for key in chunk])
+            out.update(zip(chunk, got))
+            progress.update(len(chunk))
+    return out
 
 
 def _runs(order: str, outs, seed: int | None, sampled: bool) -> list[dict]:

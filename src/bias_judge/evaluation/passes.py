@@ -1,7 +1,9 @@
 """The seven judge passes per eval pair (docs/metrics.md) and their prediction rows.
 
 Per pair: `original` and `swapped` greedily (T = 0; swapped = the two response texts
-exchanged), then `sample_0..4` at the sampling temperature in the original order — one request
+exchanged; with `eval.probabilities` each of these two rows also carries the verdict
+distribution read at its reply's verdict tag, as the judge saw that order:
+evaluation/probabilities.py), then `sample_0..4` at the sampling temperature in the original order — one request
 with n = 5, seeded per pair, so a pair's samples do not depend on which other pairs are
 evaluated with it. A prompt that does not fit the model's context is not truncated: its runs
 are recorded with verdict null and `finish_reason` "too_long", and counted.
@@ -15,7 +17,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
+from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS, VERDICTS
+from bias_judge.evaluation.probabilities import order_distributions
 from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.inference.base import derive_seed
 from bias_judge.core.progress import bar
@@ -122,7 +125,9 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
     greedy = [key for key in prompts if fits[key]]
     sampled = [pair["pair_id"] for pair in pairs if fits[pair["pair_id"], "original"]]
     size = max(1, settings.batch_size)
-    steps = math.ceil(len(greedy) / size) + math.ceil(len(sampled) / size)
+    steps = math.ceil(len(greedy) / size) * (1 + settings.probabilities) \
+        + math.ceil(len(sampled) / size)
+    distributions: dict[tuple[str, str], tuple | None] = {}
     with bar(total=steps, desc=desc) as progress:
         for chunk in _chunks(greedy, size):
             outs = engine.generate([prompts[key] for key in chunk], temperature=0.0,
@@ -130,6 +135,13 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
             for key, out in zip(chunk, outs):
                 outputs[key] = out[0]
             progress.update(1)
+        if settings.probabilities:
+            # The verdict distribution at each greedy reply's verdict tag (docs/trust.md).
+            for chunk in _chunks(greedy, size):
+                got = order_distributions(engine, [(prompts[key], outputs[key].text)
+                                                   for key in chunk])
+                distributions.update(zip(chunk, got))
+                progress.update(1)
         for chunk in _chunks(sampled, size):
             seeds = [pair_seed(settings.seed, pid) for pid in chunk]
             outs = engine.generate([prompts[pid, "original"] for pid in chunk],
@@ -159,6 +171,10 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
                                 settings.guided)
             out = outputs.get((pid, run))
             row = _row(pid, checkpoint, run, out, cfg)
+            if settings.probabilities and run in ("original", "swapped"):
+                got = distributions.get((pid, run))
+                row["probabilities"] = None if got is None else {
+                    **{v: round(got[0][v], 8) for v in VERDICTS}, "mass": round(got[1], 8)}
             report.rows.append(row)
             if row["verdict"] is None:
                 report.parse_failures += 1

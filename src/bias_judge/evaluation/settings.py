@@ -17,6 +17,7 @@ class EvalSettings:
     sample_temperature: float
     seed: int
     guided: bool                 # vLLM structured outputs hold replies to the judge format
+    probabilities: bool          # verdict probabilities of the greedy replies (docs/trust.md)
     split_set: bool              # evaluate the split's own eval set as set "split"
     human_sets: dict[str, str]   # name -> human-labelled eval set
     max_pairs: int | None        # deterministic per-slice subset of each set

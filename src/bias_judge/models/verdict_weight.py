@@ -18,29 +18,7 @@ from __future__ import annotations
 
 import types
 
-from bias_judge.core.vocabulary import VERDICTS
-from bias_judge.data.prompt import format_target
-
-MARKER_TOKENS = 3  # tokens right before the decision that identify it (e.g. "ver", "dict", ">")
-
-
-def decision_marker(tokenizer) -> tuple[int, ...]:
-    """The token ids that precede the decision token in a rendered reply, checked to be the
-    same for every verdict (the chat template and tokenizer decide how the tag splits)."""
-    markers = set()
-    for verdict in VERDICTS:
-        reply = format_target("x", verdict)
-        ids = tokenizer.encode(reply, add_special_tokens=False)
-        cut = reply.index("<verdict>") + len("<verdict>")
-        # the first token whose decoded prefix reaches past the tag starts the decision
-        at = next(i for i in range(len(ids) + 1)
-                  if len(tokenizer.decode(ids[:i])) > cut) - 1
-        if at < MARKER_TOKENS or not tokenizer.decode(ids[at:]).startswith(verdict):
-            raise ValueError(f"cannot locate the verdict token of {reply!r} in this tokenizer")
-        markers.add(tuple(ids[at - MARKER_TOKENS:at]))
-    if len(markers) != 1:
-        raise ValueError("the tokens before the verdict differ between verdicts")
-    return markers.pop()
+from bias_judge.data.decision_token import MARKER_TOKENS, decision_marker  # noqa: F401
 
 
 def decision_positions(input_ids: list[int], labelled: list[bool], marker: tuple[int, ...]) -> list[int]:

@@ -230,6 +230,37 @@ class Engine(ABC):
         if temperature < 0:
             raise ValueError("temperature must be >= 0")
 
+    # How many of the most likely next tokens a server or vLLM returns with their
+    # log-probabilities; a verdict token outside them counts as probability 0 (recorded as
+    # the verdict mass, docs/trust.md).
+    TOP_LOGPROBS = 20
+
+    def verdict_logprobs(self, conversations: Sequence[Conversation],
+                         prefixes: Sequence[str]) -> list[dict[str, float] | None]:
+        """log P(verdict token) for A, B and TIE where conversation i's reply so far is
+        `prefixes[i]` (ending in the opening verdict tag; data/decision_token.py), from one
+        forward pass at T = 1 over the model's whole vocabulary. None where the context does
+        not fit max_model_len."""
+        from bias_judge.data.decision_token import decision_context_ids, verdict_token_ids
+
+        if not conversations:
+            return []
+        tokens = self._verdict_tokens = getattr(self, "_verdict_tokens", None) or \
+            verdict_token_ids(self.tokenizer)
+        contexts = [self.prompt_ids(c) + decision_context_ids(self.tokenizer, p)
+                    for c, p in zip(conversations, prefixes, strict=True)]
+        fits = [i for i, ids in enumerate(contexts) if len(ids) < self.max_model_len]
+        rows = self._next_token_logprobs([contexts[i] for i in fits], list(tokens.values()))
+        out: list[dict[str, float] | None] = [None] * len(contexts)
+        for i, row in zip(fits, rows):
+            out[i] = {v: float(x) for v, x in zip(tokens, row)}
+        return out
+
+    def _next_token_logprobs(self, contexts: list[list[int]],
+                             token_ids: list[int]) -> list[list[float]]:
+        """Per context, the log-probability of each of `token_ids` as the next token."""
+        raise NotImplementedError(f"the {self.name} engine gives no token probabilities")
+
     @abstractmethod
     def _generate_ids(self, prompts: list[list[int]], *, temperature: float,
                       max_new_tokens: int, n: int, seeds: list[int]) -> list[list[GenOut]]:

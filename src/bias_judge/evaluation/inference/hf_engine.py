@@ -83,6 +83,29 @@ class TransformersEngine(Engine):
             results.append(GenOut(self.decode(kept), reason, num, kept))
         return results
 
+    def _next_token_logprobs(self, contexts, token_ids):
+        import torch
+
+        order = sorted(range(len(contexts)), key=lambda i: (len(contexts[i]), i))
+        out: list[list[float] | None] = [None] * len(contexts)
+        pad = self.tokenizer.pad_token_id
+        for start in range(0, len(order), self.batch_size):
+            chunk = order[start:start + self.batch_size]
+            width = max(len(contexts[i]) for i in chunk)
+            ids = torch.tensor([[pad] * (width - len(contexts[i])) + contexts[i] for i in chunk],
+                               device=self.device)
+            mask = torch.tensor([[0] * (width - len(contexts[i])) + [1] * len(contexts[i])
+                                 for i in chunk], device=self.device)
+            # Left padding: positions count from each row's first real token, as in generate.
+            positions = (mask.cumsum(-1) - 1).clamp(min=0)
+            with torch.inference_mode():
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=positions,
+                                    logits_to_keep=1).logits[:, -1, :]
+            logprobs = torch.log_softmax(logits.float(), dim=-1)[:, token_ids].tolist()
+            for i, row in zip(chunk, logprobs):
+                out[i] = row
+        return out  # type: ignore[return-value]
+
     def close(self) -> None:
         self.model = None
         import gc

@@ -153,6 +153,39 @@ class OpenAIEngine(Engine):
             tokens = self.count_text_tokens(text) + (reason == "stop")
         return GenOut(text, reason, tokens)
 
+    def _next_token_logprobs(self, contexts, token_ids):
+        futures = [self.pool.submit(self._logprob_request, ids, token_ids) for ids in contexts]
+        try:
+            return [f.result() for f in futures]
+        except BaseException:
+            for f in futures:
+                f.cancel()
+            raise
+
+    def _logprob_request(self, ids: list[int], token_ids: list[int]) -> list[float]:
+        """One completions request on the token ids themselves (no template applied by the
+        server), one greedy token, the top log-probabilities; vLLM names the tokens
+        "token_id:N" with return_tokens_as_token_ids, other servers by their text."""
+        reply = self._call(self.client.completions.create, model=self.model, prompt=ids,
+                           max_tokens=1, temperature=0.0, logprobs=self.TOP_LOGPROBS,
+                           extra_body={"return_tokens_as_token_ids": True,
+                                       "skip_special_tokens": False})
+        logprobs = getattr(reply.choices[0], "logprobs", None)
+        tops = getattr(logprobs, "top_logprobs", None)
+        if not tops:
+            raise InputError("the server returned no log-probabilities (completions with "
+                             "`logprobs`); judge without probabilities (--no-probabilities)",
+                             file=self.base_url, field="logprobs")
+        top = tops[0] or {}
+        by_id: dict[int, float] = {}
+        for key, value in top.items():
+            if key.startswith("token_id:"):
+                by_id[int(key.split(":", 1)[1])] = float(value)
+        if not by_id:
+            text = {self.tokenizer.decode([t]): t for t in token_ids}
+            by_id = {text[k]: float(v) for k, v in top.items() if k in text}
+        return [by_id.get(t, float("-inf")) for t in token_ids]
+
     def _generate_ids(self, prompts, *, temperature, max_new_tokens, n, seeds):
         raise NotImplementedError("the openai engine sends conversations, not token ids")
 

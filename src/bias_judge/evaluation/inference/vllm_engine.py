@@ -93,6 +93,21 @@ class VLLMEngine(Engine):
             results.append(samples)
         return results
 
+    def _next_token_logprobs(self, contexts, token_ids):
+        from vllm import SamplingParams
+        from vllm.inputs import TokensPrompt
+
+        # One greedy token with the top log-probabilities of the raw distribution (vLLM's
+        # default logprobs mode, before temperature or penalties).
+        params = SamplingParams(temperature=0.0, max_tokens=1, logprobs=self.TOP_LOGPROBS)
+        outputs = self.llm.generate([TokensPrompt(prompt_token_ids=c) for c in contexts],
+                                    params, use_tqdm=False)
+        rows = []
+        for out in outputs:
+            top = out.outputs[0].logprobs[0]  # {token id: Logprob}
+            rows.append([top[t].logprob if t in top else float("-inf") for t in token_ids])
+        return rows
+
     def close(self) -> None:
         llm = getattr(self, "llm", None)
         self.llm = None
