@@ -110,14 +110,14 @@ class ScriptedJudge:
 
     def verdict_logprobs(self, conversations, prefixes):
         """The rule's verdict (as seen) at probability 0.7, the other two 0.1 each; 0.1 of the
-        mass outside the three verdicts. A conversation with UNSURE in slot A: uniform."""
+        mass outside the three verdicts. A conversation with UNSURE in either slot: uniform."""
         import math
         self.prob_calls.append(list(prefixes))
         out = []
         for conv, prefix in zip(conversations, prefixes):
             assert prefix.endswith("<verdict>"), prefix
             seen = self.seen_verdict(conv)
-            if "UNSURE" in slots(conv)[0]:
+            if "UNSURE" in "".join(slots(conv)):
                 probs = {v: 0.3 for v in ("A", "B", "TIE")}
             else:
                 probs = {v: 0.7 if v == seen else 0.1 for v in ("A", "B", "TIE")}
