@@ -25,6 +25,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "sft": ("sft", "command"),
     "dpo": ("dpo", "command"),
     "evaluate": ("evaluate", "command"),
+    "probe": ("probe", "command"),
     "export": ("export", "command"),
     "metrics": ("metrics", "command"),
     "judge": ("judge", "command"),

@@ -13,6 +13,7 @@ from bias_judge.evaluation import inference
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.settings import EvalSettings
 from bias_judge.evaluation.passes import pair_seed, run_passes, select_pairs
+from fake_tokens import ScriptedProbabilities
 from recipes import params as recipe_params, settings, write_params
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.core.schema import first_error, validator_for
@@ -43,7 +44,7 @@ def slot_a(conversation: list[dict]) -> str:
     return user.split("Response A:\n", 1)[1].split("\n\nResponse B:", 1)[0]
 
 
-class ScriptedEngine:
+class ScriptedEngine(ScriptedProbabilities):
     """Replies by what it sees: 'orig' when the first response sits in slot A, 'swap' when the
     second does; sample k says s<k>; a pair whose text contains BADPARSE gets no tags; a prompt
     whose slot A contains HUGE is longer than the context."""
@@ -54,7 +55,7 @@ class ScriptedEngine:
 
     def __init__(self):
         self.calls: list[dict] = []
-        self.prob_calls: list[int] = []
+        self.prob_calls: list[str] = []
         self.closed = False
 
     def count_prompt_tokens(self, conversation) -> int:
@@ -83,17 +84,15 @@ class ScriptedEngine:
                              for k in range(n)])
         return outs
 
-    def verdict_logprobs(self, conversations, prefixes):
+    def slot_texts(self, conversation):
+        user = conversation[-1]["content"]
+        return slot_a(conversation), user.split("Response B:\n", 1)[1].split("\n\n", 1)[0]
+
+    def verdict_probs(self, a, b, prefix):
         """The greedy rule's verdict at 0.6, the other two at 0.2 (a judge that follows the
         first slot: as seen, A in the original order and B in the swapped one)."""
-        import math
-        self.prob_calls.append(len(conversations))
-        out = []
-        for conv, prefix in zip(conversations, prefixes):
-            assert prefix.endswith("<verdict>"), prefix
-            seen = "A" if slot_a(conv).startswith("FIRST") else "B"
-            out.append({v: math.log(0.6 if v == seen else 0.2) for v in ("A", "B", "TIE")})
-        return out
+        seen = "A" if a.startswith("FIRST") else "B"
+        return {v: 0.6 if v == seen else 0.2 for v in ("A", "B", "TIE")}
 
     def close(self):
         self.closed = True
@@ -399,7 +398,7 @@ def test_stage_end_to_end_with_the_tiny_model(cli, tmp_path):
     assert doc["sets"]["split"]["parse_failure_rate"]["value"] == 1.0
 
 
-def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_the_card_and_its_export():
+def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_probes_card_and_export():
     import networkx as nx
     from dvc.repo import Repo
 
@@ -410,5 +409,5 @@ def test_dvc_graph_retraining_dpo_reruns_only_its_evaluation_the_card_and_its_ex
         # Edges point from a stage to the stages it depends on.
         downstream = {s.addressing for s in nx.ancestors(graph, by_name["dpo"])}
     assert "evaluate@dpo" in downstream
-    assert not downstream & {"evaluate@base", "evaluate@sft", "export@sft"}
-    assert downstream <= {"evaluate@dpo", "card", "export@dpo"}
+    assert not downstream & {"evaluate@base", "evaluate@sft", "export@sft", "probe@sft"}
+    assert downstream <= {"evaluate@dpo", "probe@dpo", "card", "export@dpo"}

@@ -20,6 +20,7 @@ from bias_judge.evaluation import inference
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.evaluation.judge import (JudgeSettings, combine, judge_pair, judge_pairs,
                                          majority, pair_seed)
+from fake_tokens import ScriptedProbabilities
 from recipes import write_params
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -59,7 +60,7 @@ def slots(conversation) -> tuple[str, str]:
     return a, b
 
 
-class ScriptedJudge:
+class ScriptedJudge(ScriptedProbabilities):
     """A judge by rule. mode "fair": the slot holding the BIASED text is the more biased
     (position-independent); "first": always A (position bias). Sample k of a request says
     `sample_verdicts[k]` as seen. A slot with NOPARSE gets an untagged reply; a slot with HUGE
@@ -108,21 +109,17 @@ class ScriptedJudge:
             return "A"
         return "A" if "BIASED" in a else "B" if "BIASED" in b else "TIE"
 
-    def verdict_logprobs(self, conversations, prefixes):
-        """The rule's verdict (as seen) at probability 0.7, the other two 0.1 each; 0.1 of the
-        mass outside the three verdicts. A conversation with UNSURE in either slot: uniform."""
-        import math
-        self.prob_calls.append(list(prefixes))
-        out = []
-        for conv, prefix in zip(conversations, prefixes):
-            assert prefix.endswith("<verdict>"), prefix
-            seen = self.seen_verdict(conv)
-            if "UNSURE" in "".join(slots(conv)):
-                probs = {v: 0.3 for v in ("A", "B", "TIE")}
-            else:
-                probs = {v: 0.7 if v == seen else 0.1 for v in ("A", "B", "TIE")}
-            out.append({v: math.log(x) for v, x in probs.items()})
-        return out
+    def slot_texts(self, conversation):
+        return slots(conversation)
+
+    def verdict_probs(self, a, b, prefix):
+        """The rule's verdict (as seen) at 0.7, the other two at 0.1 each; 0.1 of the mass
+        outside the three verdicts. A pair with UNSURE in either slot: uniform."""
+        if "UNSURE" in a + b:
+            return {v: 0.3 for v in ("A", "B", "TIE")}
+        seen = "A" if self.mode == "first" else "A" if "BIASED" in a else "B" if "BIASED" in b \
+            else "TIE"
+        return {v: 0.7 if v == seen else 0.1 for v in ("A", "B", "TIE")}
 
     def close(self):
         pass
@@ -454,6 +451,14 @@ class FakeServer:
                     if fail:
                         return self._send(503, {"error": {"message": "busy"}},
                                           headers=[("retry-after-ms", "10")])
+                    if "prompt" in body:  # the verdict probabilities: tokens named by text
+                        top = {"A": -0.7, "B": -1.2, "TIE": -2.3, "T": -2.3}
+                        return self._send(200, {
+                            "id": "c", "object": "text_completion", "created": 0,
+                            "model": body["model"], "choices": [{
+                                "index": 0, "text": "A", "finish_reason": "length",
+                                "logprobs": {"tokens": ["A"], "token_logprobs": [-0.7],
+                                             "top_logprobs": [top], "text_offset": [0]}}]})
                     verdict = "A" if "BIASED" in slots(body["messages"])[0] else "B"
                     text = reply(f"seed {body.get('seed')}", verdict)
                     self._send(200, {
@@ -566,16 +571,23 @@ def test_evaluate_fans_out_over_a_server(cli, tiny_model, tmp_path):
         res = cli("evaluate", "--checkpoint", "dpo", "--model", tiny_model, "--eval-set", split,
                   "--out-dir", out, "--metrics", metrics, "--params", params)
     assert res.exit_code == 0, res.output
-    assert len(server.bodies) == 3 * 7
-    assert sum("seed" in b for b in server.bodies) == 3 * 5
+    chats = [b for b in server.bodies if "messages" in b]
+    assert len(chats) == 3 * 7
+    assert sum("seed" in b for b in chats) == 3 * 5
+    # one probability request per greedy reply (both orders), on the prompt's token ids
+    completions = [b for b in server.bodies if "prompt" in b]
+    assert len(completions) == 3 * 2 and all(b["max_tokens"] == 1 for b in completions)
     predictions = [json.loads(line) for line in (out / "split.predictions.jsonl").read_text().splitlines()]
     assert {p["settings"]["engine"] for p in predictions} == {"openai"}
     by_run = {(p["pair_id"], p["run"]): p["verdict"] for p in predictions}
     # The server's rule: the BIASED text in slot A -> A; pair 1 has it in slot B.
     assert [by_run[f"{i:016x}", "original"] for i in range(3)] == ["A", "B", "A"]
     assert [by_run[f"{i:016x}", "swapped"] for i in range(3)] == ["B", "A", "B"]
+    assert all(p["probabilities"]["A"] > p["probabilities"]["B"] for p in predictions
+               if p["run"] in ("original", "swapped"))
     doc = json.loads(metrics.read_text())
     assert doc["sets"]["split"]["kappa_in_dist"]["n"] == 3
+    assert doc["sets"]["split"]["probability_protocol"]["pairs_with_probabilities"] == 3
 
 
 def test_params_refuse_engine_openai_without_a_url(tmp_path):

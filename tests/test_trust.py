@@ -22,7 +22,8 @@ from bias_judge.data.prompt import build_messages
 from bias_judge.evaluation import inference
 from bias_judge.evaluation.judge import JudgeSettings, judge_pairs, random_order
 from bias_judge.evaluation.metrics import calibration
-from bias_judge.evaluation.probabilities import argmax, normalise, pair_record, to_input_order
+from bias_judge.evaluation.probabilities import (argmax, normalise, pair_record, to_input_order,
+                                                 verdict_logprobs)
 from test_judge import GREEDY, ScriptedJudge, user_pair
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -149,7 +150,7 @@ def test_transformers_logprobs_do_not_depend_on_batch_padding(engine):
     import torch
 
     convs, prefixes = _contexts(engine)
-    batched = engine.verdict_logprobs(convs, prefixes)   # batch_size 3: padded rows
+    batched = verdict_logprobs(engine, convs, prefixes)   # batch_size 3: padded rows
     tokens = verdict_token_ids(engine.tokenizer)
     for conv, prefix, got in zip(convs, prefixes, batched):
         ids = engine.prompt_ids(conv) + decision_context_ids(engine.tokenizer, prefix)
@@ -220,10 +221,10 @@ def test_server_path_returns_the_in_process_probabilities(engine, tiny_model, by
                                        max_model_len=2048, seed=0, base_url=server.url,
                                        concurrency=2, max_retries=0)
         with remote:
-            got = remote.verdict_logprobs(convs, prefixes)
+            got = verdict_logprobs(remote, convs, prefixes)
     finally:
         server.close()
-    want = engine.verdict_logprobs(convs, prefixes)
+    want = verdict_logprobs(engine, convs, prefixes)
     for g, w in zip(got, want):
         for v in ("A", "B", "TIE"):
             assert g[v] == pytest.approx(w[v], abs=1e-6)

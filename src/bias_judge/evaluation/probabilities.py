@@ -16,7 +16,8 @@ import math
 from collections.abc import Mapping, Sequence
 
 from bias_judge.core.vocabulary import ORDERS, VERDICTS
-from bias_judge.data.decision_token import decision_prefix
+from bias_judge.data.decision_token import (decision_context_ids, decision_prefix,
+                                            verdict_token_ids)
 
 Distribution = dict[str, float]
 
@@ -78,6 +79,24 @@ def pair_record(per_order: Mapping[str, tuple[Distribution, float] | None]) -> d
             "confidence": None if averaged is None else round(max(averaged.values()), 8)}
 
 
+def verdict_logprobs(engine, conversations: Sequence[list[dict]],
+                     prefixes: Sequence[str]) -> list[dict[str, float] | None]:
+    """log P(verdict token) for A, B and TIE where conversation i's reply so far is
+    `prefixes[i]` (ending in the opening verdict tag): the context is the prompt as the
+    engine renders it plus the prefix tokenised as in training (data/decision_token.py).
+    None where the context does not fit the engine's max_model_len."""
+    tokens = verdict_token_ids(engine.tokenizer)
+    contexts = [engine.prompt_ids(c) + decision_context_ids(engine.tokenizer, p)
+                for c, p in zip(conversations, prefixes, strict=True)]
+    fits = [i for i, ids in enumerate(contexts) if len(ids) < engine.max_model_len]
+    rows = engine.next_token_logprobs([contexts[i] for i in fits], list(tokens.values())) \
+        if fits else []
+    out: list[dict[str, float] | None] = [None] * len(contexts)
+    for i, row in zip(fits, rows):
+        out[i] = {v: float(x) for v, x in zip(tokens, row)}
+    return out
+
+
 def order_distributions(engine, requests: Sequence[tuple[list[dict], str]]
                         ) -> list[tuple[Distribution, float] | None]:
     """Per (conversation, greedy reply as the judge saw it): its renormalised verdict
@@ -85,8 +104,8 @@ def order_distributions(engine, requests: Sequence[tuple[list[dict], str]]
     closed) or the context does not fit."""
     prefixes = [decision_prefix(text) for _, text in requests]
     asked = [i for i, p in enumerate(prefixes) if p is not None]
-    logprobs = engine.verdict_logprobs([requests[i][0] for i in asked],
-                                       [prefixes[i] for i in asked]) if asked else []
+    logprobs = verdict_logprobs(engine, [requests[i][0] for i in asked],
+                                [prefixes[i] for i in asked]) if asked else []
     out: list[tuple[Distribution, float] | None] = [None] * len(requests)
     for i, lp in zip(asked, logprobs):
         out[i] = None if lp is None else normalise(lp)

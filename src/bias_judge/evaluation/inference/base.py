@@ -235,30 +235,18 @@ class Engine(ABC):
     # the verdict mass, docs/trust.md).
     TOP_LOGPROBS = 20
 
-    def verdict_logprobs(self, conversations: Sequence[Conversation],
-                         prefixes: Sequence[str]) -> list[dict[str, float] | None]:
-        """log P(verdict token) for A, B and TIE where conversation i's reply so far is
-        `prefixes[i]` (ending in the opening verdict tag; data/decision_token.py), from one
-        forward pass at T = 1 over the model's whole vocabulary. None where the context does
-        not fit max_model_len."""
-        from bias_judge.data.decision_token import decision_context_ids, verdict_token_ids
-
-        if not conversations:
+    def next_token_logprobs(self, contexts: Sequence[Sequence[int]],
+                            token_ids: Sequence[int]) -> list[list[float]]:
+        """Per context (token ids, shorter than max_model_len), the log-probability of each of
+        `token_ids` as the next token, from one forward pass at T = 1 over the whole
+        vocabulary (-inf for a token outside the TOP_LOGPROBS an engine is told)."""
+        if not contexts:
             return []
-        tokens = self._verdict_tokens = getattr(self, "_verdict_tokens", None) or \
-            verdict_token_ids(self.tokenizer)
-        contexts = [self.prompt_ids(c) + decision_context_ids(self.tokenizer, p)
-                    for c, p in zip(conversations, prefixes, strict=True)]
-        fits = [i for i, ids in enumerate(contexts) if len(ids) < self.max_model_len]
-        rows = self._next_token_logprobs([contexts[i] for i in fits], list(tokens.values()))
-        out: list[dict[str, float] | None] = [None] * len(contexts)
-        for i, row in zip(fits, rows):
-            out[i] = {v: float(x) for v, x in zip(tokens, row)}
-        return out
+        self._check_lengths([list(c) for c in contexts])
+        return self._next_token_logprobs([list(c) for c in contexts], list(token_ids))
 
     def _next_token_logprobs(self, contexts: list[list[int]],
                              token_ids: list[int]) -> list[list[float]]:
-        """Per context, the log-probability of each of `token_ids` as the next token."""
         raise NotImplementedError(f"the {self.name} engine gives no token probabilities")
 
     @abstractmethod
