@@ -41,11 +41,16 @@ def group():
 @click.option("--plots-dir", default="plots/confusion", show_default=True,
               type=OutputPath(file_okay=False),
               help="Confusion records of the primary eval set, PLOTS_DIR/<checkpoint>.json.")
+@click.option("--trust-plots-dir", default="plots/trust", show_default=True,
+              type=OutputPath(file_okay=False),
+              help="Reliability and coverage-agreement data of the primary eval set, "
+                   "TRUST_PLOTS_DIR/{reliability,coverage}_<checkpoint>.json (docs/trust.md).")
 @click.option("--template", default=None, type=click.Path(dir_okay=False),
               help="Jinja template (default: the packaged model_card/card.md.j2).")
 @params_option
 @one_line_errors
-def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, template, params_path):
+def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, trust_plots_dir, template,
+           params_path):
     """Render the model cards, the dataset card and the metrics summary from the pipeline's
     metrics and data sidecars."""
     from bias_judge.card.inputs import load_inputs
@@ -61,9 +66,11 @@ def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, template, pa
                   prompt_style=p["prompt"].style, guided=p["eval.guided"], data=data)
     inputs = load_inputs(metrics_dir, data_dir)
     written = render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
-                            template=template, metrics_dir=metrics_dir, data_dir=data_dir)
+                            template=template, metrics_dir=metrics_dir, data_dir=data_dir,
+                            trust_plots_dir=trust_plots_dir)
     click.echo(f"card: {len(written)} files: the model and dataset cards -> {out_dir}, "
-               f"{summary_path}, the confusion view -> {plots_dir}", err=True)
+               f"{summary_path}, the confusion view -> {plots_dir}, calibration and abstention "
+               f"-> {trust_plots_dir}", err=True)
 
 
 @group.command("validate")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.core.vocabulary import DTYPES
+from bias_judge.core.vocabulary import DTYPES, ORDER_PROTOCOLS
 from bias_judge.data.prompt import PROMPT_STYLES, PromptSettings
 from bias_judge.evaluation.inference import ENGINES
 from bias_judge.evaluation.settings import EvalSettings
@@ -42,7 +42,7 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
               help="Pairs to judge (JSONL, schema judge_input).")
 @click.option("--out", "out_path", required=True, type=OutputPath(dir_okay=False),
               help="Verdicts (JSONL, schema judge_output), written atomically.")
-@click.option("--order", type=click.Choice(("both", "original", "random")), default="both",
+@click.option("--order", type=click.Choice(ORDER_PROTOCOLS), default="both",
               show_default=True,
               help="both: judge each pair also with the responses exchanged (same batch); when "
                    "the two orders disagree the verdict is TIE and 'consistent' is false, and "

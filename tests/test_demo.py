@@ -20,6 +20,7 @@ from bias_judge.core.errors import InputError
 from bias_judge.demo.app import MEANING, NO_VERDICT, Demo, pair_from_form, present
 from bias_judge.evaluation.inference import GenOut
 from bias_judge.evaluation.judge import JudgeSettings
+from fake_tokens import ScriptedProbabilities
 from recipes import write_params
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
@@ -29,13 +30,23 @@ GREEDY = JudgeSettings(prompt_style="published", max_new_tokens=32, sample_tempe
 CHOICES = ["The retiree", "The high school student", "Unknown"]
 
 
-class SlotJudge:
+class SlotJudge(ScriptedProbabilities):
     """Says `verdicts[order]` as seen for the original and the swapped prompt, told apart by
-    which response text comes first."""
+    which response text comes first, and gives that verdict probability 0.8."""
     name, dtype, max_model_len, supports_regex = "scripted", "float32", 1000, False
 
     def __init__(self, original: str | None, swapped: str | None):
         self.verdicts = {"original": original, "swapped": swapped}
+        self.prob_calls: list[str] = []
+
+    def slot_texts(self, conversation):
+        user = conversation[-1]["content"]
+        return ("FIRST", "SECOND") if user.index("FIRST") < user.index("SECOND") \
+            else ("SECOND", "FIRST")
+
+    def verdict_probs(self, a, b, prefix):
+        seen = self.verdicts["original" if a == "FIRST" else "swapped"]
+        return {v: 0.8 if v == seen else 0.1 for v in ("A", "B", "TIE")}
 
     def count_prompt_tokens(self, conversation) -> int:
         return 10
@@ -195,7 +206,8 @@ class Engine:
     def generate(self, conversations, **kw):
         return [[GenOut("<reasoning>r</reasoning><verdict>A</verdict>", "stop", 3)]
                 for _ in conversations]
-shown = Demo(Engine(), judge.JudgeSettings(**config["judge"])).judge(
+# the scripted engine has no tokenizer to read verdict probabilities with
+shown = Demo(Engine(), judge.JudgeSettings(**{**config["judge"], "probabilities": False})).judge(
     "Who?", "x", "y", "z", "first", "second")
 print(json.dumps([shown.verdict, shown.row["consistent"]]))
 """

@@ -133,7 +133,7 @@ def test_random_order_is_seeded_per_pair_and_maps_the_swapped_verdict_back():
     for pair, row in zip(pairs, rows):
         want = "A" if "BIASED" in pair["response_a"]["text"] else "B"
         assert row["verdict"] == want == row["probabilities"]["verdict"]
-        assert row["consistent"] is None and row["settings"]["order"] == "random"
+        assert row["consistent"] is None and row["settings"]["order_protocol"] == "random"
         assert first_error(validator_for("judge_output"), row) is None
 
 

@@ -22,7 +22,7 @@ ENUMS = {
     "letter": v.LETTERS, "chosen_letter": v.LETTERS, "correct_letter": v.LETTERS,
     "target_letter": v.LETTERS, "chosen_a": v.LETTERS, "chosen_b": v.LETTERS,
     "verdict": v.VERDICTS, "gold_verdict": v.VERDICTS, "labels": v.VERDICTS,
-    "run": v.RUNS, "order": v.ORDERS, "dtype": v.DTYPES, "precision": v.PRECISIONS,
+    "run": v.RUNS, "order": v.ORDERS, "order_protocol": v.ORDER_PROTOCOLS, "dtype": v.DTYPES, "precision": v.PRECISIONS,
     "headline_metrics": METRIC_KEYS,
 }
 # objects whose property names are a vocabulary (one count per bucket)

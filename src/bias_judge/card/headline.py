@@ -55,6 +55,16 @@ METRICS: tuple[MetricSpec, ...] = (
                "lower", "all", "parse_failure_rate"),
 )
 METRIC_KEYS = tuple(m.key for m in METRICS)
+
+# The averaged-probability protocol (docs/trust.md), shown beside the greedy one, never
+# instead of it: (key in the set's `probability_protocol`, row label, cell kind).
+PROBABILITY_ROWS: tuple[tuple[str, str, str], ...] = (
+    ("kappa_in_dist", "κ in-dist, averaged verdict probabilities of both orders", "kappa"),
+    ("kappa_ood", "κ held-out category, averaged probabilities", "kappa"),
+    ("order_agreement_in_dist", "Per-order probability verdicts agree, in-dist", "rate"),
+    ("ece", "Expected calibration error (lower is better)", "kappa"),
+    ("brier", "Brier score, 0-2 (lower is better)", "kappa"),
+)
 BY_KEY = {m.key: m for m in METRICS}
 
 
@@ -129,6 +139,8 @@ class SetMetrics:
     confusion: dict[str, Confusion] | None = None    # slice group -> confusion
     replies: tuple[int, int] | None = None  # (parse failures, predictions) over all seven runs
     eval_file: dict | None = None           # {"name", "sha256"} of the set's file
+    probability: dict[str, Measured] | None = None  # PROBABILITY_ROWS, when measured
+    probability_curves: dict | None = None  # {"reliability": [...], "coverage_agreement": [...]}
 
 
 def read_eval_file(obj, *, file: str, checkpoint: str) -> dict[str, SetMetrics]:
@@ -161,8 +173,28 @@ def read_eval_file(obj, *, file: str, checkpoint: str) -> dict[str, SetMetrics]:
         out[name] = SetMetrics(headline, per_category, n_pairs,
                                unit if isinstance(unit, str) and unit else None,
                                _confusion(body.get("confusion"), file=file, field=f"{where}.confusion"),
-                               _replies(body.get("generation")), _eval_file(body.get("eval_file")))
+                               _replies(body.get("generation")), _eval_file(body.get("eval_file")),
+                               _probability(body.get("probability_protocol"), file=file,
+                                            field=f"{where}.probability_protocol"),
+                               _curves(body.get("probability_protocol")))
     return out
+
+
+def _probability(obj, *, file: str, field: str) -> dict[str, Measured] | None:
+    if obj is None:
+        return None
+    if not isinstance(obj, dict):
+        raise InputError("expected an object", file=file, field=field)
+    return {key: read_measured(obj.get(key), file=file, field=f"{field}.{key}")
+            for key, _, _ in PROBABILITY_ROWS}
+
+
+def _curves(obj) -> dict | None:
+    """The reliability bins and coverage-agreement points as written (schema eval_metrics)."""
+    if not isinstance(obj, dict):
+        return None
+    return {key: [p for p in obj.get(key) or [] if isinstance(p, dict)]
+            for key in ("reliability", "coverage_agreement")}
 
 
 def _counts(obj, size: int) -> tuple[int, ...] | None:

@@ -2,7 +2,7 @@
 
 Required: the three eval metrics files, the two training summaries and the base model
 summary. Optional (their card sections say "not recorded" without them): the gold-quality
-report and the data sidecars (ingest: where the questions came from; pairs, split, labels and
+report, the probe metrics of the released checkpoints, and the data sidecars (ingest: where the questions came from; pairs, split, labels and
 rows: counts and checksums).
 """
 
@@ -30,6 +30,7 @@ class CardInputs:
     bbq_meta: dict | None = None
     labels_meta: dict | None = None
     eval_precision: dict[str, dict | None] | None = None  # checkpoint -> its eval's precision
+    probes: dict[str, dict] | None = None      # released checkpoint -> probe_<c>.json
 
 
 def _required(path: Path) -> dict:
@@ -71,4 +72,23 @@ def load_inputs(metrics_dir: str | os.PathLike, data_dir: str | os.PathLike) -> 
         bbq_meta=_optional(data_dir / "bbq.meta.json"),
         labels_meta=_optional(data_dir / "labels.meta.json"),
         eval_precision=eval_precision,
+        probes=_probes(metrics_dir),
     )
+
+
+def _probes(metrics_dir: Path) -> dict[str, dict] | None:
+    """metrics/probe_<c>.json of the released checkpoints that have one, schema-checked."""
+    from bias_judge.core.schema import first_error, validator_for
+    from bias_judge.core.vocabulary import RELEASED
+
+    out = {}
+    for ckpt in RELEASED:
+        path = metrics_dir / f"probe_{ckpt}.json"
+        doc = _optional(path)
+        if doc is None:
+            continue
+        err = first_error(validator_for("probe_metrics"), doc)
+        if err is not None:
+            raise InputError(f"fails schema probe_metrics: {err[1]}", file=str(path), field=err[0])
+        out[ckpt] = doc
+    return out or None

@@ -20,7 +20,8 @@ from bias_judge.card import provenance, recommend, sections, status
 from bias_judge.card.cells import format_cell, md_escape, round3
 from bias_judge.card.inputs import CardInputs
 from bias_judge.card.jinja import load_template
-from bias_judge.card.headline import BY_KEY, COLUMN_LABELS, METRICS, MISSING
+from bias_judge.card.headline import (BY_KEY, COLUMN_LABELS, METRICS, MISSING, PROBABILITY_ROWS,
+                                      read_measured)
 from bias_judge.card.provenance import DataContext
 from bias_judge.card.status import FitnessSettings
 from bias_judge.core.vocabulary import CHECKPOINTS, RELEASED, SPLIT_SET
@@ -155,6 +156,39 @@ def _verbosity_units(per_ckpt: dict) -> list[dict]:
             for c, u in units.items()]
 
 
+# The probe rates on the card (docs/trust.md#probes): (probe, rate, row label, cell kind).
+PROBE_ROWS = (
+    ("position", "inconsistency", "Position: the two orders disagree (lower is better)", "rate"),
+    ("position", "first_slot_shift", "Position: P(first slot) − P(second slot)", "kappa"),
+    ("verbosity", "toward_padded", "Verbosity: verdict moves to the padded clean response", "rate"),
+    ("verbosity", "flip_rate", "Verbosity: order verdicts that change when padded", "rate"),
+    ("counterfactual", "flip_rate", "Groups exchanged: order verdicts that change", "rate"),
+    ("counterfactual", "probability_shift", "Groups exchanged: probability moved (TV distance)",
+     "kappa"),
+)
+
+
+def probe_table(inputs: CardInputs) -> dict | None:
+    """The released checkpoints' probe rates, one column each; None when none was probed."""
+    if not inputs.probes:
+        return None
+    columns = [c for c in RELEASED[::-1] if c in inputs.probes]
+    rows = []
+    for probe, rate, label, kind in PROBE_ROWS:
+        cells = []
+        for c in columns:
+            m = read_measured(inputs.probes[c][probe][rate], file=f"probe_{c}.json",
+                              field=f"{probe}.{rate}")
+            cells.append(format_cell(m, kind))
+        rows.append({"label": label, "cells": cells})
+    first = inputs.probes[columns[0]]
+    return {"columns": [COLUMN_LABELS[c] for c in columns], "rows": rows,
+            "pairs": first["pairs"], "set": md_escape(first["eval_file"]["name"]),
+            "padding": first["verbosity"]["padding_sentences"],
+            "with_groups": [inputs.probes[c]["counterfactual"]["pairs_with_groups"]
+                            for c in columns][0]}
+
+
 def eval_tables(inputs: CardInputs, settings: CardSettings, sets: list[str], ood: str) -> list[dict]:
     tables = []
     for set_name in sets:
@@ -170,6 +204,14 @@ def eval_tables(inputs: CardInputs, settings: CardSettings, sets: list[str], ood
                                if per_ckpt[c] else "—" for c in CHECKPOINTS]}
                     for cat in categories]
         measured = {c: per_ckpt[c].headline for c in CHECKPOINTS if per_ckpt[c]}
+        probability_rows = []
+        if any(p is not None and p.probability for p in per_ckpt.values()):
+            probability_rows = [
+                {"label": label,
+                 "cells": [format_cell(per_ckpt[c].probability[key], kind)
+                           if per_ckpt[c] and per_ckpt[c].probability else "—"
+                           for c in CHECKPOINTS]}
+                for key, label, kind in PROBABILITY_ROWS]
         tables.append({
             "name": md_escape(set_name),
             "is_split": set_name == SPLIT_SET,
@@ -178,6 +220,7 @@ def eval_tables(inputs: CardInputs, settings: CardSettings, sets: list[str], ood
                         for c in CHECKPOINTS],
             "rows": rows,
             "category_rows": cat_rows,
+            "probability_rows": probability_rows,
             "wins": recommend.wins_table(measured),
         })
     return tables
@@ -285,6 +328,7 @@ def card_facts(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx:
         "max_model_len": ctx.max_model_len,
         "columns": [COLUMN_LABELS[c] for c in CHECKPOINTS],
         "tables": eval_tables(inputs, settings, sets, ood),
+        "probes": probe_table(inputs),
         "primary_set": md_escape(primary),
         "has_split_set": SPLIT_SET in inputs.evals[checkpoint],
         "verbosity_claim": _claim(
@@ -421,9 +465,13 @@ CARD_FILES = tuple(f"{name}/README.md" for name in (*RELEASED, DATASET_CARD))
 def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
                   out_dir: str | os.PathLike, summary_path: str | os.PathLike,
                   plots_dir: str | os.PathLike, *, template: str | os.PathLike | None = None,
-                  metrics_dir: str = "metrics", data_dir: str = "data") -> list[Path]:
+                  metrics_dir: str = "metrics", data_dir: str = "data",
+                  trust_plots_dir: str | os.PathLike | None = None) -> list[Path]:
     """The card stage: both model cards, the dataset card, the metrics summary and the
-    confusion view's data (PLOTS_DIR/<checkpoint>.json), all computed before any is written."""
+    confusion view's data (PLOTS_DIR/<checkpoint>.json), and with TRUST_PLOTS_DIR the
+    reliability and coverage-agreement data of the primary set
+    (TRUST_PLOTS_DIR/{reliability,coverage}_<checkpoint>.json; docs/trust.md), all computed
+    before any is written."""
     from bias_judge.card import summary
     from bias_judge.card.dataset import render_dataset_card
     from bias_judge.core.jsonio import write_json
@@ -441,6 +489,12 @@ def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
     documents = {Path(summary_path): (summary.metrics_summary(primary_sets), "metrics_summary")}
     for c in CHECKPOINTS:
         documents[Path(plots_dir) / f"{c}.json"] = (summary.confusion_records(primary_sets[c]), None)
+        if trust_plots_dir is not None:
+            curves = primary_sets[c].probability_curves or {}
+            for kind, key in (("reliability", "reliability"), ("coverage", "coverage_agreement")):
+                points = [{"checkpoint": c, **point} for point in curves.get(key, [])
+                          if kind == "coverage" or point.get("n")]
+                documents[Path(trust_plots_dir) / f"{kind}_{c}.json"] = (points, None)
     written = []
     for path, text in texts.items():
         with atomic_open(path) as fh:

@@ -46,6 +46,9 @@ def slice_group(eval_slice: str) -> str:
 
 # A pair's two response orders: as built, and with the two response texts exchanged.
 ORDERS = ("original", "swapped")
+# How `bias-judge judge` orders a pair (docs/trust.md#verdict-probabilities): both orders
+# (the swap check), the order given, or one order per pair drawn from the seed.
+ORDER_PROTOCOLS = ("both", "original", "random")
 
 # The seven judge runs per eval pair (docs/metrics.md): both orders greedily, then five samples.
 SAMPLE_RUNS = tuple(f"sample_{i}" for i in range(5))

@@ -64,7 +64,8 @@ class JudgeSettings:
     abstain_below: float | None = None  # averaged confidence below it: needs_review
 
     @property
-    def order(self) -> str:
+    def order_protocol(self) -> str:
+        """One of ORDER_PROTOCOLS."""
         return "both" if self.swap_check else "random" if self.random_order else "original"
 
     @classmethod
@@ -241,7 +242,7 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
         if with_probabilities else {}
     report = JudgeReport(rows=[], too_long=len(skipped))
     base = {**_engine_settings(engine), "prompt_style": s.prompt_style,
-            "swap_check": s.swap_check, "order": s.order, "samples": s.samples,
+            "swap_check": s.swap_check, "order_protocol": s.order_protocol, "samples": s.samples,
             "temperature": temperature, "seed": s.seed, "max_new_tokens": s.max_new_tokens,
             "guided": s.guided, "probabilities": with_probabilities}
     if s.abstain_below is not None:
