@@ -18,6 +18,8 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.jsonio import atomic_open
 from bias_judge.card import provenance, recommend, sections, status
 from bias_judge.card.cells import format_cell, md_escape, round3
+from bias_judge.card.eval_results import FILE_NAME as EVAL_RESULTS_FILE
+from bias_judge.card.eval_results import eval_result_entries, eval_results_text
 from bias_judge.card.inputs import CardInputs
 from bias_judge.card.jinja import load_template
 from bias_judge.card.headline import (BY_KEY, COLUMN_LABELS, METRICS, MISSING, PROBABILITY_ROWS,
@@ -459,7 +461,8 @@ def render_card(checkpoint: str, inputs: CardInputs, settings: CardSettings, ctx
 
 DATASET_CARD = "dataset"   # OUT_DIR/dataset/README.md
 # What the card stage writes in OUT_DIR; nothing else there is touched.
-CARD_FILES = tuple(f"{name}/README.md" for name in (*RELEASED, DATASET_CARD))
+CARD_FILES = tuple(f"{name}/README.md" for name in (*RELEASED, DATASET_CARD)) + tuple(
+    f"{name}/.eval_results/{EVAL_RESULTS_FILE}" for name in RELEASED)
 
 
 def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
@@ -485,6 +488,13 @@ def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
     _leak_guard(dataset_text, DATASET_CARD, [metrics_dir, data_dir])
     texts[Path(out_dir) / DATASET_CARD / "README.md"] = dataset_text
     primary = primary_set(inputs, settings)
+    names = sorted(set().union(*(inputs.evals[c].keys() for c in CHECKPOINTS)))
+    for c in RELEASED:
+        # the Hub's .eval_results file beside the card (card/eval_results.py)
+        entries = eval_result_entries(inputs, settings, ctx, c,
+                                      [primary] + [n for n in names if n != primary])
+        texts[Path(out_dir) / c / ".eval_results" / EVAL_RESULTS_FILE] = \
+            eval_results_text(entries)
     primary_sets = {c: inputs.evals[c][primary] for c in CHECKPOINTS}
     documents = {Path(summary_path): (summary.metrics_summary(primary_sets), "metrics_summary")}
     for c in CHECKPOINTS:

@@ -229,6 +229,7 @@ def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
     n_metrics = validate_card_file(published_file(card))
     files, left_out = upload_files(folder)
     files.append(UploadFile("README.md", published_file(card).stat().st_size))
+    files += eval_results_files(card.parent)
     warnings = []
     if gguf_dir is not None:
         gguf_files, gguf_warnings = gguf_upload_files(Path(gguf_dir))
@@ -241,6 +242,27 @@ def plan_upload(repo_id: str, checkpoint: str, folder: str | os.PathLike,
         warnings.append(f"the card's quick start does not mention '{repo_id}'; set card.repo_ids "
                         f"in params.yaml and re-render so its snippets load this repo")
     return UploadPlan(repo_id, checkpoint, folder, card, n_metrics, tuple(files), tuple(warnings))
+
+
+def eval_results_files(card_dir: Path) -> list[UploadFile]:
+    """The card stage's `.eval_results/*.yaml` beside the card (the Hub's eval results,
+    card/eval_results.py), each checked against its schema; an empty list is not sent."""
+    import yaml
+
+    from bias_judge.core.schema import first_error, validator_for
+
+    out = []
+    folder = card_dir / ".eval_results"
+    for path in sorted(folder.glob("*.yaml")) if folder.is_dir() else []:
+        source = published_file(path)
+        entries = yaml.safe_load(source.read_text(encoding="utf-8"))
+        err = first_error(validator_for("eval_results"), entries)
+        if err is not None:
+            raise InputError(f"fails schema eval_results: {err[1]}", file=str(path),
+                             field=err[0])
+        if entries:
+            out.append(UploadFile(f".eval_results/{path.name}", source.stat().st_size, source))
+    return out
 
 
 def refuse_placeholders(repo_id: str, repo_ids: dict[str, str], what: str, *,
@@ -280,6 +302,7 @@ def plan_dataset_upload(repo_id: str, data_dir: str | os.PathLike,
         source = published_file(path)
         files.append(UploadFile(f.path, source.stat().st_size, source))
     files.append(UploadFile("README.md", published_file(card).stat().st_size))
+    files += eval_results_files(card.parent)
     warnings = []
     if repo_id not in card.read_text(encoding="utf-8"):
         warnings.append(f"the dataset card does not mention '{repo_id}'; set card.repo_ids.dataset "
