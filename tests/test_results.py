@@ -156,3 +156,30 @@ def test_the_curve_says_the_precision_each_point_trained_and_scored_in():
     assert "| bf16 / bf16 |" in row["`native`"]
     assert "| bf16 (emulated) / fp32 |" in row["`emulated`"]
     assert "| bf16 / bf16 |" in row["`older`"]
+
+
+def test_the_trust_section_sets_the_averaged_protocol_beside_the_greedy_one_and_the_probes():
+    with_probs = experiment("probs", 800, 0.41)
+    pp = {"kappa_in_dist": metric(0.46, 0.37, 0.55), "kappa_ood": metric(0.56),
+          "order_agreement_in_dist": metric(0.54), "ece": metric(0.16, 0.11, 0.21),
+          "brier": metric(0.51), "coverage_agreement": [
+              {"threshold": 0.5, "kept": 116, "coverage": 0.3867, "kappa": 0.617, "agreement": 0.75}]}
+    with_probs.metrics["metrics/eval_sft.json"]["sets"]["holdout"]["probability_protocol"] = pp
+    rate = metric(0.25, 0.1, 0.4)
+    with_probs.metrics["metrics/probe_sft.json"] = {
+        "pairs": 40, "position": {"inconsistency": metric(0.45), "first_slot_shift": metric(0.1)},
+        "verbosity": {"toward_padded": rate, "flip_rate": metric(0.3)},
+        "counterfactual": {"flip_rate": metric(0.2), "probability_shift": metric(0.05)}}
+    merged = with_probs.lock["sft"]["outs"]["models/sft/merged"]
+    with_probs.lock["probe@sft"] = {"deps": {"models/sft/merged": merged}, "outs": {}}
+    stale = experiment("stale-probe", 400, 0.2, merged="m2")
+    stale.metrics["metrics/probe_sft.json"] = with_probs.metrics["metrics/probe_sft.json"]
+    stale.lock["probe@sft"] = {"deps": {"models/sft/merged": "another model"}, "outs": {}}
+    page = results.render([with_probs, stale], set_name="holdout", command="cmd")
+    trust = page.split("## Trusting one verdict")[1].split("## The base model")[0]
+    row = next(line for line in trust.splitlines() if "`probs`" in line and "0.460" in line)
+    assert "0.410 [0.310, 0.510]" in row and "0.460 [0.370, 0.550]" in row
+    assert "0.160 [0.110, 0.210]" in row and "39 % / 0.617" in row
+    probes = trust.split("Probes of the judge itself")[1]
+    assert "`probs`" in probes and "25.0 % [10.0, 40.0]" in probes
+    assert "`stale-probe`" not in probes  # it probed another model than its own
