@@ -12,7 +12,8 @@ import pytest
 from bias_judge.evaluation import inference
 from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS
 from bias_judge.evaluation.settings import EvalSettings
-from bias_judge.evaluation.passes import pair_seed, run_passes, select_pairs
+from bias_judge.evaluation.inference.base import derive_seed
+from bias_judge.evaluation.passes import run_passes, select_pairs
 from fake_tokens import ScriptedProbabilities
 from recipes import params as recipe_params, settings, write_params
 from bias_judge.evaluation.inference import GenOut
@@ -52,6 +53,7 @@ class ScriptedEngine(ScriptedProbabilities):
     name = "scripted"
     dtype = "float32"
     max_model_len = 1000
+    supports_regex = True  # it records the regex it is asked to hold replies to
 
     def __init__(self):
         self.calls: list[dict] = []
@@ -98,6 +100,10 @@ class ScriptedEngine(ScriptedProbabilities):
         self.closed = True
 
 
+def published_seed(seed: int, pair_id: str) -> int:
+    return derive_seed("eval-samples", seed, pair_id) % (2**31 - 1)
+
+
 SETTINGS = settings("eval", EvalSettings, max_new_tokens=64, sample_temperature=0.3, seed=7,
                     batch_size=2)
 PASSES = dict(settings=SETTINGS, prompt_style="published", desc="test")
@@ -139,7 +145,8 @@ def test_five_samples_are_one_seeded_request_mapped_to_sample_runs():
     assert all(c["n"] == 5 and c["temperature"] == 0.3 for c in sample_calls)
     assert all(s.startswith("FIRST") for c in sample_calls for s in c["slots"])
     seeds = [s for c in sample_calls for s in c["seed"]]
-    assert seeds == [pair_seed(7, p["pair_id"]) for p in pairs]
+    # the published seed rule, unchanged since the metrics were first reproduced
+    assert seeds == [published_seed(7, p["pair_id"]) for p in pairs]
     assert len(set(seeds)) == 3
     for p in pairs:
         runs = by_run(report.rows, p["pair_id"])
@@ -147,7 +154,7 @@ def test_five_samples_are_one_seeded_request_mapped_to_sample_runs():
             assert f"s{k}" in runs[run]["raw_output"]
             assert runs[run]["verdict"] == SAMPLE_VERDICTS[k]
             assert runs[run]["settings"]["temperature"] == 0.3
-            assert runs[run]["settings"]["seed"] == pair_seed(7, p["pair_id"])
+            assert runs[run]["settings"]["seed"] == published_seed(7, p["pair_id"])
         assert runs["original"]["settings"]["temperature"] == 0.0
         assert runs["original"]["settings"]["seed"] is None
         assert runs["original"]["settings"]["engine"] == "scripted"

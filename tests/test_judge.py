@@ -18,8 +18,9 @@ from bias_judge.core.errors import InputError
 from bias_judge.core.schema import first_error, validator_for
 from bias_judge.evaluation import inference
 from bias_judge.evaluation.inference import GenOut
+from bias_judge.evaluation.generation import pair_seed
 from bias_judge.evaluation.judge import (JudgeSettings, combine, judge_pair, judge_pairs,
-                                         majority, pair_seed)
+                                         majority)
 from fake_tokens import ScriptedProbabilities
 from recipes import write_params
 
@@ -651,3 +652,16 @@ def test_a_template_failing_with_any_error_while_rendering_is_an_input_error(tin
     with pytest.raises(InputError, match="chat template") as exc:
         render_conversation(tok, [{"role": "user", "content": "Who?"}])
     assert exc.value.field == "chat_template" and "\n" not in exc.value.one_line()
+
+
+def test_one_seed_rule_for_judge_and_evaluate():
+    """A pair with a pair_id gets, in its original order, the seed the evaluate stage's
+    samples have always had; without one its texts stand in; the swapped order differs."""
+    from bias_judge.evaluation.inference.base import derive_seed
+
+    with_id = {**user_pair(0), "pair_id": "00000000000000ab"}
+    assert pair_seed(7, with_id) == derive_seed("eval-samples", 7, "00000000000000ab") % (2**31 - 1)
+    assert pair_seed(7, with_id, "swapped") != pair_seed(7, with_id)
+    plain = user_pair(0)
+    assert pair_seed(7, plain) == pair_seed(7, dict(plain))
+    assert pair_seed(7, plain) != pair_seed(7, user_pair(1))

@@ -17,7 +17,8 @@ from dataclasses import dataclass
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import LETTERS
-from bias_judge.evaluation.judge import TOO_LONG, JudgeSettings, judge_pair
+from bias_judge.evaluation.generation import TOO_LONG
+from bias_judge.evaluation.judge import JudgeSettings, judge_pair
 
 # What each verdict says, in the words of the judge's own task (data.prompt's system prompt).
 MEANING = {
@@ -192,14 +193,14 @@ def run_demo(model_dir, *, engine: str, dtype: str, max_model_len: int, engine_o
 
     from bias_judge.core.progress import note
     from bias_judge.evaluation.inference import load_engine
-    from bias_judge.evaluation.judge import check_guided
+    from bias_judge.evaluation.generation import check_guided
     from bias_judge.models.folder import check_model_folder
 
     problem = gradio_problem()
     if problem:
         raise InputError(problem, field="gradio")
     check_model_folder(model_dir)
-    check_guided(settings, engine, model_dir)
+    check_guided(settings.guided, engine, model_dir)
     started = time.monotonic()
     eng = load_engine(model_dir, engine=engine, dtype=dtype, max_model_len=max_model_len,
                       seed=settings.seed, base_url=base_url, batch_size=settings.batch_size,

@@ -40,7 +40,8 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
     """OUT_DIR/NAME.predictions.jsonl (+ NAME.meta.json) and OUT_DIR/confusion_NAME.json per
     eval set, and METRICS = {"checkpoint", "sets": {NAME: one-set metrics}}."""
     from bias_judge.evaluation.eval_sets import load_eval_set
-    from bias_judge.evaluation.inference import GUIDED_ENGINES, load_engine, resolve_engine
+    from bias_judge.evaluation.generation import check_guided
+    from bias_judge.evaluation.inference import load_engine
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records
     from bias_judge.evaluation.metrics.calibration import probability_metrics
     from bias_judge.evaluation.passes import run_passes, select_pairs
@@ -48,10 +49,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
 
     sets = {name: (path, load_eval_set(path)) for name, path in eval_sets(split_path, s).items()}
     check_model_folder(model_dir)
-    if s.guided and resolve_engine(s.engine, model_dir) not in GUIDED_ENGINES:
-        raise InputError("guided decoding needs the vLLM engine or a vLLM server (structured "
-                         "outputs); the transformers engine cannot hold replies to the judge "
-                         "format", field="eval.guided")
+    check_guided(s.guided, s.engine, model_dir, field="eval.guided")
 
     out = Path(out_dir)
     started = time.monotonic()
@@ -98,7 +96,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
                                     counts=summary, inputs=checksums(path),
                                     params={**as_params(s), "prompt_style": prompt.style},
                                     warnings=set_warnings))
-            warnings += [f"{name}: {w}" for w in set_warnings]
+            # the passes printed the too-long warning once; the sidecar keeps it
             rate = summary["generated_tokens"] / seconds if seconds > 0 else 0.0
             note(f"evaluate {checkpoint}/{name}: {len(pairs)} pairs ({len(rows)} in set), "
                  f"{summary['parse_failures']} parse failures, "

@@ -21,8 +21,6 @@ recorded as `too_long` and its verdict comes from the other order, if any.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import os
 import time
@@ -33,15 +31,16 @@ from pathlib import Path
 
 from bias_judge.core.artifacts import Output, StageResult
 from bias_judge.core.errors import InputError
-from bias_judge.core.progress import bar, note
+from bias_judge.core.progress import note
 from bias_judge.core.vocabulary import ORDERS, VERDICTS
-from bias_judge.data.prompt import (build_messages, guided_reply_regex, parse_verdict,
+from bias_judge.data.prompt import (build_messages, parse_verdict,
                                     swap_reasoning, swap_verdict)
+from bias_judge.evaluation.generation import (TOO_LONG, Request, check_guided, distributions,
+                                              generate_all, pair_identity, pair_seed)
 from bias_judge.evaluation.inference.base import derive_seed
-from bias_judge.evaluation.probabilities import needs_review, order_distributions, pair_record
+from bias_judge.evaluation.probabilities import needs_review, pair_record
 from bias_judge.evaluation.settings import EvalSettings
 
-TOO_LONG = "too_long"
 UNPARSED = "unparsed"
 
 
@@ -119,23 +118,10 @@ def settings_for_model(model_dir, s: EvalSettings, params_style: str, *, swap_ch
     return settings, warnings
 
 
-def _pair_digest(pair: dict) -> str:
-    content = json.dumps([pair["question_text"], pair.get("answer_choices"),
-                          pair["response_a"]["text"], pair["response_b"]["text"]],
-                         sort_keys=True, ensure_ascii=False)
-    return hashlib.sha256(content.encode("utf-8")).hexdigest()
-
-
-def pair_seed(seed: int, pair: dict, order: str) -> int:
-    """The sampling seed of one order of one pair: fixed by the run seed and the pair's own
-    text, so a pair's samples do not depend on the other pairs or the input order."""
-    return derive_seed("judge-samples", seed, _pair_digest(pair), order) % (2**31 - 1)
-
-
 def random_order(seed: int, pair: dict) -> str:
     """`--order random`: the one order a pair is judged in, drawn from the run seed and the
-    pair's text (the same pair gets the same order in any file, in any position)."""
-    return ORDERS[derive_seed("judge-order", seed, _pair_digest(pair)) % 2]
+    pair (its pair_id, else its text), so the same pair gets the same order in any file."""
+    return ORDERS[derive_seed("judge-order", seed, pair_identity(pair)) % 2]
 
 
 def pair_orders(s: JudgeSettings, pair: dict) -> tuple[str, ...]:
@@ -198,48 +184,25 @@ class JudgeReport:
 
 def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
                 desc: str = "judge") -> JudgeReport:
-    """Judge every pair; rows come back in input order (schema judge_output, less `line`)."""
-    if s.guided and not getattr(engine, "supports_regex", False):
-        raise InputError(f"guided decoding needs an engine that holds replies to a regular "
-                         f"expression (vllm, or openai against a vLLM server); the "
-                         f"{engine.name} engine cannot", field="guided")
+    """Judge every pair; rows come back in input order (schema judge_output, less `line`),
+    through the one judging loop (evaluation/generation.py)."""
     sampled = s.samples > 0
     temperature = s.sample_temperature if sampled else 0.0
     n = s.samples if sampled else 1
-    constraint = {"regex": guided_reply_regex(s.max_new_tokens)} if s.guided else {}
-
-    jobs: list[tuple[int, str]] = []
-    prompts: dict[tuple[int, str], list[dict]] = {}
-    skipped: set[tuple[int, str]] = set()
     orders_of = [pair_orders(s, pair) for pair in pairs]
-    for i, pair in enumerate(pairs):
-        for order in orders_of[i]:
-            messages = build_messages(pair, swapped=order == "swapped", style=s.prompt_style)
-            prompts[i, order] = messages
-            if engine.count_prompt_tokens(messages) < engine.max_model_len:
-                jobs.append((i, order))
-            else:
-                skipped.add((i, order))
-
-    replies: dict[tuple[int, str], list] = {}
-    seeds = {key: pair_seed(s.seed, pairs[key[0]], key[1]) for key in jobs} if sampled else {}
-    size = max(1, s.batch_size)
-    with bar(total=len(jobs), desc=desc, unit="prompt") as progress:
-        for start in range(0, len(jobs), size):
-            chunk = jobs[start:start + size]
-            outs = engine.generate([prompts[key] for key in chunk], temperature=temperature,
-                                   max_new_tokens=s.max_new_tokens, n=n,
-                                   seed=[seeds[key] for key in chunk] if sampled else None,
-                                   **constraint)
-            for key, out in zip(chunk, outs):
-                if len(out) != n:
-                    raise RuntimeError(f"engine returned {len(out)} replies, asked for {n}")
-                replies[key] = out
-            progress.update(len(chunk))
+    prompts = {(i, order): build_messages(pair, swapped=order == "swapped", style=s.prompt_style)
+               for i, pair in enumerate(pairs) for order in orders_of[i]}
+    seeds = {key: pair_seed(s.seed, pairs[key[0]], key[1]) for key in prompts} if sampled else {}
+    replies = generate_all(engine, [Request(key, conv, temperature, n, seeds.get(key))
+                                    for key, conv in prompts.items()],
+                           max_new_tokens=s.max_new_tokens, guided=s.guided,
+                           batch_size=s.batch_size, desc=desc)
+    skipped = {key for key, reply in replies.items() if reply is None}
 
     with_probabilities = s.probabilities and not sampled
-    distributions = _distributions(engine, jobs, prompts, replies, size) \
-        if with_probabilities else {}
+    found = distributions(engine, [(key, prompts[key], reply[0].text)
+                                   for key, reply in replies.items() if reply is not None],
+                          batch_size=s.batch_size) if with_probabilities else {}
     report = JudgeReport(rows=[], too_long=len(skipped))
     base = {**_engine_settings(engine), "prompt_style": s.prompt_style,
             "swap_check": s.swap_check, "order_protocol": s.order_protocol, "samples": s.samples,
@@ -251,7 +214,7 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
         runs, order_verdicts, votes = [], {}, {}
         orders = orders_of[i]
         for order in orders:
-            order_runs = _runs(order, replies.get((i, order)), seeds.get((i, order)), sampled)
+            order_runs = _runs(order, replies[i, order], seeds.get((i, order)), sampled)
             runs += order_runs
             order_verdicts[order] = majority([r["verdict"] for r in order_runs]) \
                 if (i, order) not in skipped else None
@@ -276,7 +239,7 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
         if sampled:
             row["votes"] = votes
         if with_probabilities:
-            record = pair_record({o: distributions.get((i, o)) for o in orders})
+            record = pair_record({o: found.get((i, o)) for o in orders})
             row["probabilities"] = record
             if s.abstain_below is not None:
                 row["needs_review"] = needs_review(record, s.abstain_below)
@@ -284,20 +247,6 @@ def judge_pairs(engine, pairs: Sequence[dict], s: JudgeSettings, *,
             row["pair_id"] = pair["pair_id"]
         report.rows.append(row)
     return report
-
-
-def _distributions(engine, jobs, prompts, replies, size: int) -> dict:
-    """{(pair index, order): (verdict distribution as seen, mass) or None} for the greedy
-    reply of every generated prompt (evaluation/probabilities.py)."""
-    out = {}
-    with bar(total=len(jobs), desc="verdict probabilities", unit="prompt") as progress:
-        for start in range(0, len(jobs), size):
-            chunk = jobs[start:start + size]
-            got = order_distributions(engine, [(prompts[key], replies[key][0].text)
-                                               for key in chunk])
-            out.update(zip(chunk, got))
-            progress.update(len(chunk))
-    return out
 
 
 def _runs(order: str, outs, seed: int | None, sampled: bool) -> list[dict]:
@@ -362,17 +311,6 @@ def choose_engine(s: EvalSettings, *, engine: str | None, base_url: str | None,
     return engine, base_url, options
 
 
-def check_guided(settings: JudgeSettings, engine: str, model_dir) -> None:
-    """Refuse guided decoding before an engine that cannot hold replies to the judge format
-    is loaded."""
-    from bias_judge.evaluation.inference import GUIDED_ENGINES, resolve_engine
-
-    if settings.guided and resolve_engine(engine, model_dir) not in GUIDED_ENGINES:
-        raise InputError("guided decoding needs the vllm engine or a vLLM server (--base-url); "
-                         "the transformers engine cannot hold replies to the judge format",
-                         field="guided")
-
-
 def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
                model_dir: str | os.PathLike, engine: str, dtype: str, max_model_len: int,
                engine_options: dict, base_url: str | None, settings: JudgeSettings) -> StageResult:
@@ -389,7 +327,7 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
     if not pairs:
         raise InputError("no pairs to judge", file=str(pairs_path))
     check_model_folder(model_dir)
-    check_guided(settings, engine, model_dir)
+    check_guided(settings.guided, engine, model_dir)
     started = time.monotonic()
     eng = load_engine(model_dir, engine=engine, dtype=dtype, max_model_len=max_model_len,
                       seed=settings.seed, base_url=base_url, batch_size=settings.batch_size,
@@ -423,6 +361,5 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
                  f"unparsed replies, {seconds:.0f} s ({rate:.2f} pairs/s) -> {out_path}"))
 
 
-__all__ = ["JudgeReport", "JudgeSettings", "check_guided", "choose_engine", "combine",
-           "judge_file", "judge_pair", "judge_pairs",
-           "majority", "pair_seed", "settings_for_model"]
+__all__ = ["JudgeReport", "JudgeSettings", "choose_engine", "combine", "judge_file",
+           "judge_pair", "judge_pairs", "majority", "random_order", "settings_for_model"]

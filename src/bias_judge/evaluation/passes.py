@@ -3,10 +3,12 @@
 Per pair: `original` and `swapped` greedily (T = 0; swapped = the two response texts
 exchanged; with `eval.probabilities` each of these two rows also carries the verdict
 distribution read at its reply's verdict tag, as the judge saw that order:
-evaluation/probabilities.py), then `sample_0..4` at the sampling temperature in the original order — one request
-with n = 5, seeded per pair, so a pair's samples do not depend on which other pairs are
-evaluated with it. A prompt that does not fit the model's context is not truncated: its runs
-are recorded with verdict null and `finish_reason` "too_long", and counted.
+evaluation/probabilities.py), then `sample_0..4` at the sampling temperature in the original
+order — one request with n = 5, seeded per pair, so a pair's samples do not depend on which
+other pairs are evaluated with it. A prompt that does not fit the model's context is not
+truncated: its runs are recorded with verdict null and `finish_reason` "too_long", and
+counted. The generation itself, its seeds and its too-long rule are the judge's own
+(evaluation/generation.py).
 """
 
 from __future__ import annotations
@@ -17,14 +19,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from bias_judge.core.vocabulary import RUNS, SAMPLE_RUNS, VERDICTS
-from bias_judge.evaluation.probabilities import order_distributions
-from bias_judge.evaluation.settings import EvalSettings
+from bias_judge.core.vocabulary import ORDERS, RUNS, SAMPLE_RUNS, VERDICTS
+from bias_judge.data.prompt import build_messages, parse_verdict
+from bias_judge.evaluation.generation import (TOO_LONG, Request, distributions, generate_all,
+                                              pair_seed)
 from bias_judge.evaluation.inference.base import derive_seed
-from bias_judge.core.progress import bar
-from bias_judge.data.prompt import build_messages, guided_reply_regex, parse_verdict
-
-TOO_LONG = "too_long"
+from bias_judge.evaluation.settings import EvalSettings
 
 
 @dataclass
@@ -43,11 +43,6 @@ class PassReport:
                 "pairs_with_skipped_prompts": len(self.pairs_with_skips),
                 "cut_at_length": self.cut_at_length, "parse_failures": self.parse_failures,
                 "generated_tokens": self.generated_tokens}
-
-
-def pair_seed(seed: int, pair_id: str) -> int:
-    """The sampling seed of one pair: fixed by the run seed and the pair alone."""
-    return derive_seed("eval-samples", seed, pair_id) % (2**31 - 1)
 
 
 def select_pairs(pairs: Sequence[dict], max_pairs: int | None, seed: int) -> list[dict]:
@@ -101,60 +96,34 @@ def _row(pair_id, checkpoint, run, out, settings) -> dict:
             "num_tokens": out.num_tokens, "settings": settings}
 
 
-def _chunks(items: list, size: int):
-    for start in range(0, len(items), size):
-        yield items[start:start + size]
-
-
 def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: EvalSettings,
                prompt_style: str, desc: str) -> PassReport:
     """Generate the seven runs for every pair; rows come back in pair order, runs in
-    RUNS order."""
+    RUNS order (through the one judging loop, evaluation/generation.py)."""
     limit = engine.max_model_len
     prompts: dict[tuple[str, str], list[dict]] = {}
-    fits: dict[tuple[str, str], bool] = {}
     for pair in pairs:
-        for order, swapped in (("original", False), ("swapped", True)):
-            messages = build_messages(pair, swapped=swapped, style=prompt_style)
-            prompts[pair["pair_id"], order] = messages
-            fits[pair["pair_id"], order] = engine.count_prompt_tokens(messages) < limit
-
+        for order in ORDERS:
+            prompts[pair["pair_id"], order] = build_messages(pair, swapped=order == "swapped",
+                                                             style=prompt_style)
+    by_id = {pair["pair_id"]: pair for pair in pairs}
+    greedy = [Request(key, conv) for key, conv in prompts.items()]
+    samples = [Request((pid, "samples"), prompts[pid, "original"],
+                       temperature=settings.sample_temperature, n=len(SAMPLE_RUNS),
+                       seed=pair_seed(settings.seed, by_id[pid])) for pid in by_id]
+    replies = generate_all(engine, greedy + samples, max_new_tokens=settings.max_new_tokens,
+                           guided=settings.guided, batch_size=settings.batch_size, desc=desc)
+    fits = {key: replies[key] is not None for key in prompts}
     outputs: dict[tuple[str, str], object] = {}
-    constraint = ({"regex": guided_reply_regex(settings.max_new_tokens)}
-                  if settings.guided else {})
-    greedy = [key for key in prompts if fits[key]]
-    sampled = [pair["pair_id"] for pair in pairs if fits[pair["pair_id"], "original"]]
-    size = max(1, settings.batch_size)
-    steps = math.ceil(len(greedy) / size) * (1 + settings.probabilities) \
-        + math.ceil(len(sampled) / size)
-    distributions: dict[tuple[str, str], tuple | None] = {}
-    with bar(total=steps, desc=desc) as progress:
-        for chunk in _chunks(greedy, size):
-            outs = engine.generate([prompts[key] for key in chunk], temperature=0.0,
-                                   max_new_tokens=settings.max_new_tokens, n=1, **constraint)
-            for key, out in zip(chunk, outs):
-                outputs[key] = out[0]
-            progress.update(1)
-        if settings.probabilities:
-            # The verdict distribution at each greedy reply's verdict tag (docs/trust.md).
-            for chunk in _chunks(greedy, size):
-                got = order_distributions(engine, [(prompts[key], outputs[key].text)
-                                                   for key in chunk])
-                distributions.update(zip(chunk, got))
-                progress.update(1)
-        for chunk in _chunks(sampled, size):
-            seeds = [pair_seed(settings.seed, pid) for pid in chunk]
-            outs = engine.generate([prompts[pid, "original"] for pid in chunk],
-                                   temperature=settings.sample_temperature,
-                                   max_new_tokens=settings.max_new_tokens,
-                                   n=len(SAMPLE_RUNS), seed=seeds, **constraint)
-            for pid, samples in zip(chunk, outs):
-                if len(samples) != len(SAMPLE_RUNS):
-                    raise RuntimeError(f"engine returned {len(samples)} samples, "
-                                       f"asked for {len(SAMPLE_RUNS)}")
-                for run, out in zip(SAMPLE_RUNS, samples):
-                    outputs[pid, run] = out
-            progress.update(1)
+    for key in prompts:
+        if replies[key] is not None:
+            outputs[key] = replies[key][0]
+    for pid in by_id:
+        for run, out in zip(SAMPLE_RUNS, replies[pid, "samples"] or ()):
+            outputs[pid, run] = out
+    found = distributions(engine, [(key, prompts[key], outputs[key].text)
+                                   for key in prompts if key in outputs],
+                          batch_size=settings.batch_size) if settings.probabilities else {}
 
     report = PassReport(rows=[], pairs=len(pairs))
     report.prompts_too_long = sum(1 for ok in fits.values() if not ok)
@@ -167,12 +136,12 @@ def run_passes(engine, pairs: Sequence[dict], *, checkpoint: str, settings: Eval
                 cfg = _settings(engine, 0.0, None, settings.max_new_tokens, settings.guided)
             else:
                 cfg = _settings(engine, settings.sample_temperature,
-                                pair_seed(settings.seed, pid), settings.max_new_tokens,
+                                pair_seed(settings.seed, pair), settings.max_new_tokens,
                                 settings.guided)
             out = outputs.get((pid, run))
             row = _row(pid, checkpoint, run, out, cfg)
-            if settings.probabilities and run in ("original", "swapped"):
-                got = distributions.get((pid, run))
+            if settings.probabilities and run in ORDERS:
+                got = found.get((pid, run))
                 row["probabilities"] = None if got is None else {
                     **{v: round(got[0][v], 8) for v in VERDICTS}, "mass": round(got[1], 8)}
             report.rows.append(row)
