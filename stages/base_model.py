@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import click
 
-from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"model.source": str, "model.revision": str | None, "model.chat_template": str | None}
 
@@ -29,14 +29,15 @@ PARAMS = {"model.source": str, "model.revision": str | None, "model.chat_templat
 @params_option
 @one_line_errors
 def command(out, metrics_path, params_path):
-    from bias_judge.core.jsonio import write_json
+    from bias_judge.core.artifacts import Output, StageResult
     from bias_judge.core.progress import engine_log, log_path_for
-    from bias_judge.models.materialize import materialize
+    from bias_judge.models.materialize import build_model_folder
 
     p = read_settings(params_path, PARAMS)
     with engine_log(log_path_for(out)):
-        info = materialize(p["model.source"], out, revision=p["model.revision"],
-                           chat_template_path=p["model.chat_template"])
-    write_json(metrics_path, info, schema="base_model_metrics")
-    click.echo(f"base model: {info['source']} ({info['architecture']}, "
-               f"{info['parameters'] / 1e6:.1f}M parameters) -> {out}", err=True)
+        built, info = build_model_folder(p["model.source"], out, revision=p["model.revision"],
+                                         chat_template_path=p["model.chat_template"])
+    emit("base model", StageResult(
+        outputs=[Output(metrics_path, info, "base_model_metrics")], folders=[built],
+        summary=f"{info['source']} ({info['architecture']}, {info['parameters'] / 1e6:.1f}M "
+                f"parameters) -> {out}"))

@@ -12,7 +12,7 @@ import click
 
 from bias_judge.card.render import CARD_FILES, CardSettings
 from bias_judge.data.prompt import PromptSettings
-from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"card": CardSettings, "prompt": PromptSettings, "split.ood_category": str,
           "label.labeler": str, "eval.max_new_tokens": int, "eval.max_model_len": int,
@@ -65,12 +65,9 @@ def render(metrics_dir, data_dir, out_dir, summary_path, plots_dir, trust_plots_
                   max_new_tokens=p["eval.max_new_tokens"], max_model_len=p["eval.max_model_len"],
                   prompt_style=p["prompt"].style, guided=p["eval.guided"], data=data)
     inputs = load_inputs(metrics_dir, data_dir)
-    written = render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
-                            template=template, metrics_dir=metrics_dir, data_dir=data_dir,
-                            trust_plots_dir=trust_plots_dir)
-    click.echo(f"card: {len(written)} files: the model and dataset cards -> {out_dir}, "
-               f"{summary_path}, the confusion view -> {plots_dir}, calibration and abstention "
-               f"-> {trust_plots_dir}", err=True)
+    emit("card", render_report(inputs, p["card"], ctx, out_dir, summary_path, plots_dir,
+                               template=template, metrics_dir=metrics_dir, data_dir=data_dir,
+                               trust_plots_dir=trust_plots_dir))
 
 
 @group.command("validate")

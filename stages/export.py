@@ -22,7 +22,7 @@ from bias_judge.core.progress import engine_log, log_path_for
 from bias_judge.core.vocabulary import RELEASED
 from bias_judge.data.prompt import PromptSettings
 from bias_judge.export.export import ExportSettings, export_checkpoint, read_facts
-from bias_judge.stages.common import OutputPath, one_line_errors, params_option, read_settings
+from bias_judge.stages.common import OutputPath, emit, one_line_errors, params_option, read_settings
 
 PARAMS = {"export": ExportSettings, "prompt": PromptSettings, "eval.max_new_tokens": int,
           "eval.max_model_len": int, "eval.seed": int, "card.repo_ids": dict}
@@ -48,12 +48,11 @@ def command(checkpoint: str, model_dir: str, out_dir: str, base_model_metrics: s
     query, warnings = apply_record(model_dir, {"prompt_style": p["prompt"].style,
                                                "max_new_tokens": p["eval.max_new_tokens"]},
                                    options=None)
-    for warning in warnings:
-        click.echo(f"warning: export: {warning}", err=True)
     facts = read_facts(base_model_metrics,
                        max_new_tokens=query["max_new_tokens"], max_model_len=p["eval.max_model_len"],
                        seed=p["eval.seed"], prompt_style=query["prompt_style"],
                        repo_id=p["card.repo_ids"].get(checkpoint))
     with engine_log(log_path_for(out_dir)):
-        line = export_checkpoint(checkpoint, model_dir, out_dir, p["export"], facts)
-    click.echo(f"export {checkpoint}: {line}", err=True)
+        result = export_checkpoint(checkpoint, model_dir, out_dir, p["export"], facts)
+    result.warnings[:0] = warnings
+    emit(f"export {checkpoint}", result)

@@ -193,3 +193,28 @@ def test_every_row_key_names_required_fields():
             if "$ref" in part:
                 required |= set(load_schema(part["$ref"][:-len(".schema.json")]).get("required", []))
         assert set(key) <= required, name
+
+
+def test_a_stage_result_replaces_its_folder_and_files_together_or_not_at_all(tmp_path):
+    """The one write path (core/artifacts.py): a built folder goes in place with the files,
+    text outputs included; an output that fails its schema leaves the old folder and files."""
+    from bias_judge.core.artifacts import Folder, Output, StageResult, write_result
+
+    def built(name: str, text: str) -> Folder:
+        tmp = tmp_path / f".{name}.tmp"
+        tmp.mkdir()
+        (tmp / "weights.txt").write_text(text)
+        return Folder(tmp, tmp_path / name)
+
+    card, meta = tmp_path / "card.md", tmp_path / "export.json"
+    write_result(StageResult(outputs=[Output(card, "# old\n", None)], folders=[built("m", "old")]))
+    assert (tmp_path / "m" / "weights.txt").read_text() == "old" and card.read_text() == "# old\n"
+    bad = StageResult(outputs=[Output(card, "# new\n", None),
+                               Output(meta, {"checkpoint": 3}, "gguf_export")],
+                      folders=[built("m", "new")])
+    with pytest.raises(InputError):
+        write_result(bad)
+    assert (tmp_path / "m" / "weights.txt").read_text() == "old" and card.read_text() == "# old\n"
+    assert not meta.exists() and not (tmp_path / ".m.tmp").exists()
+    write_result(StageResult(outputs=[Output(card, "# new\n", None)], folders=[built("m", "new")]))
+    assert (tmp_path / "m" / "weights.txt").read_text() == "new" and card.read_text() == "# new\n"

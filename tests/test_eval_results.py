@@ -12,6 +12,7 @@ import yaml
 
 from bias_judge.card.inputs import load_inputs
 from bias_judge.card.render import CardSettings, render_report
+from bias_judge.core.artifacts import write_result
 from bias_judge.core.schema import first_error, validator_for
 from bias_judge.data import fetch_pairs
 from bias_judge.publish.upload import eval_results_files
@@ -33,11 +34,11 @@ def _render(tmp_path, repo_ids, pin_holdout: bool):
             doc["sets"]["holdout"]["eval_file"] = {"name": "eval_holdout.jsonl", "sha256": sha}
             path.write_text(json.dumps(doc))
     out = tmp_path / "out"
-    render_report(load_inputs(work / "metrics", work / "data"),
+    write_result(render_report(load_inputs(work / "metrics", work / "data"),
                   settings("card", CardSettings, repo_ids=repo_ids),
                   card_context(ood_category="religion"), out, out / "summary.json",
                   out / "plots", trust_plots_dir=out / "trust",
-                  metrics_dir=str(work / "metrics"), data_dir=str(work / "data"))
+                  metrics_dir=str(work / "metrics"), data_dir=str(work / "data")))
     return work, out
 
 

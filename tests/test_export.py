@@ -19,6 +19,15 @@ from bias_judge.export import gguf_file
 from bias_judge.export.export import ExportFacts, ExportSettings, export_checkpoint
 from bias_judge.export.gguf_file import write_gguf
 
+
+def export(*args) -> str:
+    """export_checkpoint and its write, as the stage does them; the summary line."""
+    from bias_judge.core.artifacts import write_result
+
+    result = export_checkpoint(*args)
+    write_result(result)
+    return result.summary
+
 REPO = Path(__file__).resolve().parents[1]
 BASE = {"architecture": "LlamaForCausalLM", "dtype": "float32", "has_thinking_mode": False,
         "hub_id": "example/tiny-llama", "kind": "folder", "license": "apache-2.0",
@@ -174,7 +183,7 @@ def test_export_writes_gguf_modelfile_readme_and_a_valid_manifest(tmp_path, llam
     from transformers import AutoTokenizer
 
     out = tmp_path / "dpo" / "gguf"
-    line = export_checkpoint("dpo", llama_dir, out, ExportSettings(["q8_0", "f16"]), FACTS)
+    line = export("dpo", llama_dir, out, ExportSettings(["q8_0", "f16"]), FACTS)
     assert "bias-judge-dpo.Q8_0.gguf" in line
     manifest = read_json(out / "export.json", schema="gguf_export")
     assert [f["path"] for f in manifest["files"]] == [
@@ -231,21 +240,21 @@ def test_the_ollama_template_is_the_jinja_prompt_when_bos_opens_every_turn(adds_
 def test_export_is_deterministic(tmp_path, llama_dir):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
-        export_checkpoint("sft", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
+        export("sft", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
     assert [(p.name, p.read_bytes()) for p in sorted(a.iterdir())] == \
         [(p.name, p.read_bytes()) for p in sorted(b.iterdir())]
 
 
 def test_a_failed_export_leaves_the_previous_folder(tmp_path, llama_dir, monkeypatch):
     out = tmp_path / "gguf"
-    export_checkpoint("dpo", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
+    export("dpo", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def boom(*args, **kwargs):
         raise InputError("stop here")
     monkeypatch.setattr("bias_judge.export.export.ollama_template", boom)
     with pytest.raises(InputError, match="stop here"):
-        export_checkpoint("dpo", llama_dir, out, ExportSettings(["f16"]), FACTS)
+        export("dpo", llama_dir, out, ExportSettings(["f16"]), FACTS)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
@@ -343,7 +352,7 @@ def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
 
     out = tmp_path / "gguf"
     started = time.monotonic()
-    export_checkpoint("dpo", merged, out, ExportSettings(["q8_0"]), FACTS)
+    export("dpo", merged, out, ExportSettings(["q8_0"]), FACTS)
     seconds = time.monotonic() - started
     q8 = out / "bias-judge-dpo.Q8_0.gguf"
     reloaded = tmp_path / "from_gguf"

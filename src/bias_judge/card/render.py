@@ -15,7 +15,6 @@ from importlib import resources
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.jsonio import atomic_open
 from bias_judge.card import provenance, recommend, sections, status
 from bias_judge.card.cells import format_cell, md_escape, round3
 from bias_judge.card.eval_results import FILE_NAME as EVAL_RESULTS_FILE
@@ -469,15 +468,14 @@ def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
                   out_dir: str | os.PathLike, summary_path: str | os.PathLike,
                   plots_dir: str | os.PathLike, *, template: str | os.PathLike | None = None,
                   metrics_dir: str = "metrics", data_dir: str = "data",
-                  trust_plots_dir: str | os.PathLike | None = None) -> list[Path]:
-    """The card stage: both model cards, the dataset card, the metrics summary and the
-    confusion view's data (PLOTS_DIR/<checkpoint>.json), and with TRUST_PLOTS_DIR the
-    reliability and coverage-agreement data of the primary set
-    (TRUST_PLOTS_DIR/{reliability,coverage}_<checkpoint>.json; docs/trust.md), all computed
-    before any is written."""
+                  trust_plots_dir: str | os.PathLike | None = None):
+    """The card stage's StageResult: both model cards and their `.eval_results` files, the
+    dataset card, the metrics summary and the confusion view's data
+    (PLOTS_DIR/<checkpoint>.json), and with TRUST_PLOTS_DIR the reliability and
+    coverage-agreement data of the primary set (TRUST_PLOTS_DIR/{reliability,coverage}_
+    <checkpoint>.json; docs/trust.md), for one write that replaces them all together."""
     from bias_judge.card import summary
     from bias_judge.card.dataset import render_dataset_card
-    from bias_judge.core.jsonio import write_json
 
     texts = {Path(out_dir) / c / "README.md": render_card(
         c, inputs, settings, ctx, template=template, metrics_dir=metrics_dir, data_dir=data_dir)
@@ -505,12 +503,11 @@ def render_report(inputs: CardInputs, settings: CardSettings, ctx: Context,
                 points = [{"checkpoint": c, **point} for point in curves.get(key, [])
                           if kind == "coverage" or point.get("n")]
                 documents[Path(trust_plots_dir) / f"{kind}_{c}.json"] = (points, None)
-    written = []
-    for path, text in texts.items():
-        with atomic_open(path) as fh:
-            fh.write(text)
-        written.append(path)
-    for path, (obj, schema) in documents.items():
-        write_json(path, obj, schema=schema)
-        written.append(path)
-    return written
+    from bias_judge.core.artifacts import Output, StageResult
+
+    outputs = [Output(path, text, None) for path, text in texts.items()]
+    outputs += [Output(path, obj, schema) for path, (obj, schema) in documents.items()]
+    return StageResult(outputs=outputs, summary=(
+        f"{len(outputs)} files: the model and dataset cards -> {out_dir}, {summary_path}, the "
+        f"confusion view -> {plots_dir}"
+        + (f", calibration and abstention -> {trust_plots_dir}" if trust_plots_dir else "")))

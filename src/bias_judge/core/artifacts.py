@@ -12,16 +12,26 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bias_judge.core.jsonio import replaced_together, sha256_file, write_json, write_jsonl
+from bias_judge.core.jsonio import (atomic_open, replaced_together, sha256_file, write_json,
+                                   write_jsonl)
 
 
 @dataclass
 class Output:
-    """One file: JSONL rows (`jsonl`) or one JSON document."""
+    """One file: JSONL rows (`jsonl`), one JSON document, or text (a str: a card, a YAML
+    file), each checked by its schema where it has one before anything is replaced."""
     path: Path
-    content: list | dict
+    content: list | dict | str
     schema: str | None
-    jsonl: bool
+    jsonl: bool = False
+
+
+@dataclass
+class Folder:
+    """A folder the stage built complete under a temporary name (`built`, beside `path`),
+    put in place by `write_result` with the files: the old folder goes only then."""
+    built: Path
+    path: Path
 
 
 @dataclass
@@ -63,6 +73,7 @@ class StageResult:
     sidecars: list[Sidecar] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     summary: str = ""
+    folders: list[Folder] = field(default_factory=list)
 
 
 def count_by(rows, *keys: str) -> dict:
@@ -84,17 +95,35 @@ def checksums(*paths: str | os.PathLike) -> dict[str, str]:
 
 
 def write_result(result: StageResult) -> list[Path]:
-    """Write every output and every sidecar, then put them all in place together (no new
-    artifact beside an old sidecar after a crash); returns the paths written."""
+    """Write every output and every sidecar to temporary files, put the stage's built folders
+    in place, then rename the files into place together: an output that fails its schema
+    leaves every old file and folder as it was, and no new artifact sits beside an old
+    sidecar after a crash. Returns the paths written."""
+    import shutil
+
     written = []
-    with replaced_together() as group:
-        for out in result.outputs:
-            if out.jsonl:
-                write_jsonl(out.path, out.content, schema=out.schema, together=group)
-            else:
-                write_json(out.path, out.content, schema=out.schema, together=group)
-            written.append(Path(out.path))
-        for sidecar in result.sidecars:
-            write_json(sidecar.path, sidecar.as_dict(), schema="meta", together=group)
-            written.append(sidecar.path)
+    try:
+        with replaced_together() as group:
+            for out in result.outputs:
+                if isinstance(out.content, str):
+                    if out.schema is not None:
+                        raise ValueError(f"{out.path}: a text output has no JSON schema")
+                    with atomic_open(out.path, together=group) as fh:
+                        fh.write(out.content)
+                elif out.jsonl:
+                    write_jsonl(out.path, out.content, schema=out.schema, together=group)
+                else:
+                    write_json(out.path, out.content, schema=out.schema, together=group)
+                written.append(Path(out.path))
+            for sidecar in result.sidecars:
+                write_json(sidecar.path, sidecar.as_dict(), schema="meta", together=group)
+                written.append(sidecar.path)
+            for folder in result.folders:
+                if folder.path.exists():
+                    shutil.rmtree(folder.path)
+                os.replace(folder.built, folder.path)
+                written.append(folder.path)
+    finally:
+        for folder in result.folders:
+            shutil.rmtree(folder.built, ignore_errors=True)
     return written

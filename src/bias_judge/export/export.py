@@ -104,8 +104,11 @@ def readme_text(checkpoint: str, facts: ExportFacts, files: list[dict], skipped:
 
 
 def export_checkpoint(checkpoint: str, model_dir: str | os.PathLike, out_dir: str | os.PathLike,
-                      settings: ExportSettings, facts: ExportFacts) -> str:
-    """Write OUT_DIR (GGUF files, Modelfile, README.md, export.json); returns a summary line."""
+                      settings: ExportSettings, facts: ExportFacts):
+    """OUT_DIR's contents (GGUF files, Modelfile, README.md, export.json) built complete in a
+    temporary folder beside it, as a StageResult whose write puts the folder in place."""
+    from bias_judge.core.artifacts import Folder, StageResult
+
     model_dir, out_dir = check_model_folder(model_dir), Path(out_dir)
     tmp = out_dir.with_name(f".{out_dir.name}.tmp")
     shutil.rmtree(tmp, ignore_errors=True)
@@ -139,14 +142,14 @@ def export_checkpoint(checkpoint: str, model_dir: str | os.PathLike, out_dir: st
         manifest = {"checkpoint": checkpoint, "architecture": arch, "skipped": skipped,
                     "files": files}
         write_json(tmp / MANIFEST, manifest, schema="gguf_export")
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-    finally:
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
     seconds = time.monotonic() - started
     if skipped:
-        return f"no GGUF written ({skipped}); {out_dir}/README.md and {MANIFEST} say so"
-    sizes = ", ".join(f"{f['path']} {f['bytes'] / 2**20:.1f} MiB" for f in files
-                      if f["path"].endswith(".gguf"))
-    return f"{sizes}, Modelfile, README.md -> {out_dir} in {seconds:.0f} s"
+        line = f"no GGUF written ({skipped}); {out_dir}/README.md and {MANIFEST} say so"
+    else:
+        sizes = ", ".join(f"{f['path']} {f['bytes'] / 2**20:.1f} MiB" for f in files
+                          if f["path"].endswith(".gguf"))
+        line = f"{sizes}, Modelfile, README.md -> {out_dir} in {seconds:.0f} s"
+    return StageResult(outputs=[], folders=[Folder(tmp, out_dir)], summary=line)

@@ -25,6 +25,21 @@ def materialize(source: str, out_dir: str | os.PathLike, *, revision: str | None
                 chat_template_path: str | None = None) -> dict:
     """Write the model named by `source` to `out_dir`; return its description (the
     base_model metrics). Nothing is left at `out_dir` when anything fails."""
+    from bias_judge.core.artifacts import StageResult, write_result
+
+    built, info = build_model_folder(source, out_dir, revision=revision,
+                                     chat_template_path=chat_template_path)
+    write_result(StageResult(outputs=[], folders=[built]))
+    return info
+
+
+def build_model_folder(source: str, out_dir: str | os.PathLike, *, revision: str | None = None,
+                       chat_template_path: str | None = None):
+    """(the model named by `source`, complete and checked in a temporary folder beside
+    `out_dir` for `write_result` to put in place, its description). The temporary folder is
+    removed when anything fails."""
+    from bias_judge.core.artifacts import Folder
+
     src = resolve(source)
     template = _read_template(chat_template_path)
     out_dir = Path(out_dir)
@@ -43,13 +58,10 @@ def materialize(source: str, out_dir: str | os.PathLike, *, revision: str | None
             _download(src.location, revision, tmp)
         _finish_chat_template(tmp, template)
         check_model_folder(tmp, name=str(out_dir))
-        info = describe(tmp, src)
-        if out_dir.exists():
-            shutil.rmtree(out_dir)
-        os.replace(tmp, out_dir)
-        return info
-    finally:
+        return Folder(tmp, out_dir), describe(tmp, src)
+    except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def _read_template(path: str | None) -> str | None:
