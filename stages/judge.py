@@ -83,13 +83,18 @@ PARAMS = {"eval": EvalSettings, "prompt": PromptSettings}
 @click.option("--max-retries", default=None, type=click.IntRange(min=0),
               help="openai: retries per request, with back-off. Default: "
                    "eval.engine_options.max_retries.")
+@click.option("--save-every", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Keep the rows judged so far every N pairs in a hidden partial file beside "
+                   "OUT; a re-run with the same pairs and settings skips them (long runs, a Ray "
+                   "cluster). 0: off.")
 @params_option
 @one_line_errors
 def command(model_dir, pairs_path, out_path, order, probabilities, abstain_below, samples,
-            base_url, served_model,
+            save_every, base_url, served_model,
             engine, dtype, guided, prompt_style, max_new_tokens, batch_size, concurrency,
             max_retries, params_path):
-    from bias_judge.evaluation.judge import choose_engine, judge_file, settings_for_model
+    from bias_judge.evaluation.judge import (choose_engine, judge_file, remove_partial,
+                                             settings_for_model)
 
     p = read_settings(params_path, PARAMS)
     s: EvalSettings = p["eval"]
@@ -107,4 +112,7 @@ def command(model_dir, pairs_path, out_path, order, probabilities, abstain_below
         click.echo(f"warning: judge: {warning}", err=True)
     emit("judge", judge_file(pairs_path, out_path, model_dir=model_dir, engine=engine,
                              dtype=dtype or s.dtype, max_model_len=s.max_model_len,
-                             engine_options=options, base_url=base_url, settings=settings))
+                             engine_options=options, base_url=base_url, settings=settings,
+                             save_every=save_every))
+    if save_every:
+        remove_partial(out_path)

@@ -665,3 +665,56 @@ def test_one_seed_rule_for_judge_and_evaluate():
     plain = user_pair(0)
     assert pair_seed(7, plain) == pair_seed(7, dict(plain))
     assert pair_seed(7, plain) != pair_seed(7, user_pair(1))
+
+
+def test_save_every_resumes_a_killed_run_without_judging_a_pair_twice(tmp_path, monkeypatch):
+    """judge_file with save_every: a run that dies after some chunks leaves their rows in the
+    partial file; the re-run judges only the rest and writes what one clean run writes; a
+    changed setting or pair is judged again."""
+    from bias_judge.core.artifacts import write_result
+    from bias_judge.evaluation import judge as judge_mod
+
+    pairs = tmp_path / "pairs.jsonl"
+    pairs.write_text("".join(json.dumps(user_pair(i, biased_first=i % 2 == 0)) + "\n"
+                             for i in range(6)))
+    model = tmp_path / "model"
+    model.mkdir()
+    engines = []
+
+    def fake_load(*args, **kwargs):
+        engines.append(ScriptedJudge("fair"))
+        return engines[-1]
+
+    monkeypatch.setattr(inference, "load_engine", fake_load)
+    monkeypatch.setattr("bias_judge.models.folder.check_model_folder", lambda d, **k: d)
+    args = dict(model_dir=model, engine="transformers", dtype="float32", max_model_len=1000,
+                engine_options={}, base_url=None, settings=GREEDY)
+    real = judge_mod.judge_pairs
+    calls = []
+
+    def dies_on_third(engine, chunk, s, **kw):
+        calls.append(len(chunk))
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(engine, chunk, s, **kw)
+
+    monkeypatch.setattr(judge_mod, "judge_pairs", dies_on_third)
+    out = tmp_path / "verdicts.jsonl"
+    with pytest.raises(KeyboardInterrupt):
+        judge_mod.judge_file(pairs, out, save_every=2, **args)
+    partial = judge_mod.partial_path(out)
+    assert len(partial.read_text().splitlines()) == 4 and not out.exists()
+    monkeypatch.setattr(judge_mod, "judge_pairs", real)
+    judged = []
+    monkeypatch.setattr(judge_mod, "judge_pairs",
+                        lambda e, chunk, s, **kw: judged.append(len(chunk)) or real(e, chunk, s))
+    result = judge_mod.judge_file(pairs, out, save_every=2, **args)
+    assert judged == [2] and "4 resumed" in result.summary
+    write_result(result)
+    clean = judge_mod.judge_file(pairs, tmp_path / "clean.jsonl", **args)
+    assert result.outputs[0].content == clean.outputs[0].content
+    # another setting: nothing is taken from the partial file
+    judged.clear()
+    other = JudgeSettings(**{**GREEDY.__dict__, "max_new_tokens": 33})
+    judge_mod.judge_file(pairs, out, save_every=2, **{**args, "settings": other})
+    assert judged == [2, 2, 2]

@@ -21,6 +21,8 @@ recorded as `too_long` and its verdict comes from the other order, if any.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 import os
 import time
@@ -311,11 +313,46 @@ def choose_engine(s: EvalSettings, *, engine: str | None, base_url: str | None,
     return engine, base_url, options
 
 
+def partial_path(out_path: str | os.PathLike) -> Path:
+    """Where `--save-every` keeps the rows judged so far: beside OUT, hidden."""
+    out = Path(out_path)
+    return out.with_name(f".{out.name}.partial.jsonl")
+
+
+def _fingerprint(pair: dict, settings: JudgeSettings, engine_settings: dict) -> str:
+    from dataclasses import asdict
+
+    content = json.dumps([pair, asdict(settings), engine_settings], sort_keys=True,
+                         ensure_ascii=False)
+    return hashlib.sha256(content.encode("utf-8")).hexdigest()
+
+
+def _resumed(path: Path, wanted: dict[int, str]) -> dict[int, dict]:
+    """{line: row} from a partial file, for the lines whose pair and settings are unchanged
+    (a torn last line, from a run that was killed mid-write, is ignored)."""
+    done: dict[int, dict] = {}
+    if not path.is_file():
+        return done
+    for text in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entry = json.loads(text)
+        except ValueError:
+            continue
+        line = entry.get("line") if isinstance(entry, dict) else None
+        if line in wanted and entry.get("fingerprint") == wanted[line]:
+            done[line] = entry["row"]
+    return done
+
+
 def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
                model_dir: str | os.PathLike, engine: str, dtype: str, max_model_len: int,
-               engine_options: dict, base_url: str | None, settings: JudgeSettings) -> StageResult:
+               engine_options: dict, base_url: str | None, settings: JudgeSettings,
+               save_every: int = 0) -> StageResult:
     """Read and check the pairs (schema judge_input) and the model folder before the engine
-    starts; judge them; return the rows (schema judge_output) for one atomic write."""
+    starts; judge them; return the rows (schema judge_output) for one atomic write. With
+    `save_every` N, the rows are also appended to a hidden partial file beside OUT every N
+    pairs, and a re-run with the same pairs and settings skips the pairs found there (delete
+    it with `remove_partial` once OUT is written)."""
     from bias_judge.core.jsonio import iter_jsonl
     from bias_judge.evaluation.inference import load_engine
     from bias_judge.models.folder import check_model_folder
@@ -326,6 +363,10 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
         pairs.append(pair)
     if not pairs:
         raise InputError("no pairs to judge", file=str(pairs_path))
+    partial = partial_path(out_path)
+    if save_every and Path(out_path).exists() and not Path(out_path).is_file():
+        raise InputError("--save-every keeps a partial file beside OUT, which is not a "
+                         "regular file here", file=str(out_path), field="save_every")
     check_model_folder(model_dir)
     check_guided(settings.guided, engine, model_dir)
     started = time.monotonic()
@@ -335,13 +376,33 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
     loaded = time.monotonic() - started
     note(f"judge: {eng.name} engine ({getattr(eng, 'base_url', None) or eng.dtype}), "
          f"ready in {loaded:.0f} s")
+    fingerprints = {line: _fingerprint(pair, settings, _engine_settings(eng))
+                    for line, pair in zip(lines, pairs)} if save_every else {}
+    done = _resumed(partial, fingerprints) if save_every else {}
+    todo = [(line, pair) for line, pair in zip(lines, pairs) if line not in done]
+    report = JudgeReport(rows=[])
     try:
         t0 = time.monotonic()
-        report = judge_pairs(eng, pairs, settings)
+        step = save_every or len(todo) or 1
+        for start in range(0, len(todo), step):
+            chunk = todo[start:start + step]
+            got = judge_pairs(eng, [pair for _, pair in chunk], settings)
+            for field_ in ("too_long", "parse_failures", "cut_at_length", "generated_tokens"):
+                setattr(report, field_, getattr(report, field_) + getattr(got, field_))
+            new = dict(zip((line for line, _ in chunk), got.rows))
+            done.update(new)
+            if save_every:
+                with open(partial, "a", encoding="utf-8") as fh:
+                    for line, row in new.items():
+                        fh.write(json.dumps({"line": line, "fingerprint": fingerprints[line],
+                                             "row": row}, ensure_ascii=False) + "\n")
+                    fh.flush()
+                    os.fsync(fh.fileno())
         seconds = time.monotonic() - t0
     finally:
         eng.close()
-    rows = [{"line": line, **row} for line, row in zip(lines, report.rows)]
+    rows = [{"line": line, **done[line]} for line in lines]
+    report.rows = rows
     summary = report.summary()
     warnings = []
     if report.too_long:
@@ -350,7 +411,8 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
         warnings.append(f"{report.too_long} prompt(s) longer than max_model_len were not "
                         f"generated (first: line {first}); their verdict comes from the other "
                         "order, if any")
-    rate = len(pairs) / seconds if seconds > 0 else math.inf
+    resumed = len(pairs) - len(todo)
+    rate = len(todo) / seconds if seconds > 0 else math.inf
     counts = ", ".join(f"{k} {v}" for k, v in summary["verdicts"].items() if v)
     checked = (f", {summary['consistent']['false']} inconsistent under the swap check"
                if settings.swap_check else "")
@@ -358,7 +420,13 @@ def judge_file(pairs_path: str | os.PathLike, out_path: str | os.PathLike, *,
         outputs=[Output(Path(out_path), rows, "judge_output", jsonl=True)],
         warnings=warnings,
         summary=(f"{len(pairs)} pairs ({counts}){checked}, {summary['parse_failures']} "
-                 f"unparsed replies, {seconds:.0f} s ({rate:.2f} pairs/s) -> {out_path}"))
+                 f"unparsed replies, {seconds:.0f} s ({rate:.2f} pairs/s)"
+                 + (f", {resumed} resumed from {partial.name}" if resumed else "")
+                 + f" -> {out_path}"))
+
+
+def remove_partial(out_path: str | os.PathLike) -> None:
+    partial_path(out_path).unlink(missing_ok=True)
 
 
 __all__ = ["JudgeReport", "JudgeSettings", "choose_engine", "combine", "judge_file",

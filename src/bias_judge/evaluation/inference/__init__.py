@@ -1,5 +1,6 @@
-"""One inference interface, three engines: vLLM where installed, transformers otherwise, and
-an OpenAI-compatible server (`engine="openai"`, `base_url=`) for a model served elsewhere.
+"""One inference interface, four engines: vLLM where installed, transformers otherwise, an
+OpenAI-compatible server (`engine="openai"`, `base_url=`) for a model served elsewhere, and
+a Ray cluster whose workers each hold one of the in-process engines (`engine="ray"`).
 
     with load_engine("models/base", engine="auto", dtype="bfloat16", max_model_len=2048,
                      seed=0) as engine:
@@ -20,10 +21,11 @@ from bias_judge.core.vocabulary import DTYPES
 from bias_judge.evaluation.inference.base import Engine, GenOut, derive_seed
 from bias_judge.models.folder import check_model_folder
 
-ENGINES = ("auto", "vllm", "transformers", "openai")
-# Engines that hold replies to a regular expression: vLLM in-process, and a server through
-# vLLM's structured outputs (a server without them answers unconstrained).
-GUIDED_ENGINES = ("vllm", "openai")
+ENGINES = ("auto", "vllm", "transformers", "openai", "ray")
+# Engines that hold replies to a regular expression: vLLM in-process, a server through vLLM's
+# structured outputs (a server without them answers unconstrained), and Ray when its workers
+# run vLLM (asked again once they are loaded).
+GUIDED_ENGINES = ("vllm", "openai", "ray")
 
 __all__ = ["ENGINES", "GUIDED_ENGINES", "Engine", "GenOut", "derive_seed",
            "load_engine", "vllm_available", "vllm_cpu_problem", "resolve_engine"]
@@ -81,7 +83,7 @@ def resolve_engine(engine: str, model_dir: str | os.PathLike | None = None) -> s
     if engine not in ENGINES:
         raise InputError(f"engine must be one of {', '.join(ENGINES)}, got {engine!r}",
                          field="engine")
-    if engine in ("transformers", "openai"):
+    if engine in ("transformers", "openai", "ray"):
         return engine
     if not vllm_available():
         if engine == "auto":
@@ -105,7 +107,9 @@ def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_mo
     threads) for transformers; `max_num_batched_tokens`, `enforce_eager` and any other
     `vllm.LLM` argument for vLLM (which schedules batches and threads itself);
     `concurrency`, `max_retries` and `served_model` for openai, which sends the requests to
-    the server at `base_url` and reads only the folder's tokenizer and configs."""
+    the server at `base_url` and reads only the folder's tokenizer and configs; `ray_address`,
+    `ray_workers`, `ray_engine` and `ray_cpus_per_worker` for ray, whose workers get the
+    other options."""
     if dtype not in DTYPES:
         raise InputError(f"dtype must be one of {', '.join(DTYPES)}, got {dtype!r}",
                          field="dtype")
@@ -118,6 +122,9 @@ def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_mo
         from bias_judge.evaluation.inference.openai_engine import OpenAIEngine
         return OpenAIEngine(model_dir, base_url=base_url, dtype=dtype,
                             max_model_len=max_model_len, seed=seed, **_openai_options(opts))
+    if kind == "ray":
+        from bias_judge.evaluation.inference.ray_engine import RayEngine
+        return RayEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed, **opts)
     if kind == "vllm":
         from bias_judge.evaluation.inference.vllm_engine import VLLMEngine
         return VLLMEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed,
