@@ -221,7 +221,7 @@ def test_the_modelfile_prompts_and_decodes_as_the_folder_records(tmp_path, monke
     assert fields["SYSTEM"] == PUBLISHED[0]            # params.yaml says compact
     assert ("num_predict", "33") in fields["PARAMETER"]  # params.yaml says 80
     style, budget = warnings_in(res.stderr)
-    assert style == (f"warning: export: prompt.style is compact, but merged/{RECORD_FILE} "
+    assert style == (f"warning: export dpo: prompt.style is compact, but merged/{RECORD_FILE} "
                      "records prompt style published for this checkpoint; using published")
-    assert budget.startswith("warning: export: eval.max_new_tokens is 80, but ")
+    assert budget.startswith("warning: export dpo: eval.max_new_tokens is 80, but ")
     assert "up to 33 new tokens" in Path("out/README.md").read_text(encoding="utf-8")
