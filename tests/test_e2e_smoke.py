@@ -41,8 +41,8 @@ def test_every_stage_runs(smoke_repo):
     repo, out, _ = smoke_repo
     stages = ran_stages(out)
     for stage in ["ingest", "sample", "candidates", "enrich", "pairs", "split", "label", "format",
-                  "base_model", "sft", "dpo", "evaluate@base", "evaluate@sft", "evaluate@dpo", "card",
-                  "export@sft", "export@dpo"]:
+                  "base_model", "sft", "dpo", "evaluate@base", "evaluate@sft", "evaluate@dpo",
+                  "probe@sft", "probe@dpo", "card", "export@sft", "export@dpo"]:
         assert stage in stages, f"{stage} did not run:\n{out}"
 
 
@@ -104,3 +104,39 @@ def test_retraining_dpo_reruns_only_dpo_eval_and_card(smoke_repo):
     assert rows and {r[0] for r in rows} == {"metrics/summary.json"}
     assert {r[1] for r in rows} <= {f"{c}.{k}" for c in ("base", "sft", "dpo")
                                     for k in ("kappa", "low", "high", "n")}
+
+
+def test_two_queued_experiments_run_on_two_workers(smoke_repo):
+    """A sweep (docs/scale.md#sweeps): two experiments queued, `dvc queue start -j 2`, both
+    succeed, each with its own params; the workspace is left as it was."""
+    import time
+
+    repo, _, _ = smoke_repo
+    before = (repo / "params.yaml").read_text()
+    for tag in ("sweep-a", "sweep-b"):
+        dvc(repo, "exp", "run", "--queue", "-n", tag, "-S", f"card.extra_tags=[{tag}]")
+    try:
+        dvc(repo, "queue", "start", "-j", "2")
+        deadline = time.monotonic() + 900
+        while time.monotonic() < deadline:
+            status = dvc(repo, "queue", "status")
+            if "Queued" not in status and "Running" not in status:
+                break
+            time.sleep(5)
+        else:
+            raise AssertionError(f"the queue did not finish:\n{status}")
+    finally:
+        subprocess.run(["dvc", "queue", "stop", "--kill"], cwd=repo, env=dvc_env(),
+                       capture_output=True)
+    assert "Failed" not in status, status
+    shown = json.loads(dvc(repo, "exp", "show", "--json"))
+    done = {}
+    for baseline in shown:
+        for group in baseline.get("experiments") or []:
+            for run in group.get("revs") or []:
+                data = run.get("data") or {}
+                name = run.get("name") or data.get("name")
+                params = ((data.get("params") or {}).get("params.yaml") or {}).get("data") or {}
+                done[name] = params.get("card", {}).get("extra_tags")
+    assert done.get("sweep-a") == ["sweep-a"] and done.get("sweep-b") == ["sweep-b"], done
+    assert (repo / "params.yaml").read_text() == before
