@@ -110,3 +110,22 @@ def test_a_worker_killed_mid_run_loses_no_pair(tiny, cluster, in_process):
         assert not worker.is_alive(), "the run did not finish after the worker was killed"
         assert victim not in engine.worker_pids()  # Ray restarted it
     _same(result["rows"], in_process)
+
+
+def test_the_ray_options_reach_only_the_ray_engine(tiny, monkeypatch):
+    """eval.engine_options holds every engine's options; vLLM must not get the ray_* ones."""
+    from bias_judge.evaluation import inference
+    from bias_judge.evaluation.inference import vllm_engine
+
+    seen = {}
+
+    class Recorder:
+        def __init__(self, model_dir, **kwargs):
+            seen.update(kwargs)
+
+    monkeypatch.setattr(inference, "resolve_engine", lambda engine, model_dir=None: "vllm")
+    monkeypatch.setattr(vllm_engine, "VLLMEngine", Recorder)
+    load_engine(tiny, engine="auto", dtype="float32", max_model_len=512, seed=0,
+                enforce_eager=True, ray_address=None, ray_workers=2, ray_engine="auto",
+                ray_cpus_per_worker=1)
+    assert seen["enforce_eager"] is True and not any(k.startswith("ray_") for k in seen)

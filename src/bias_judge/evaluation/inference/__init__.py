@@ -125,6 +125,8 @@ def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_mo
     if kind == "ray":
         from bias_judge.evaluation.inference.ray_engine import RayEngine
         return RayEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed, **opts)
+    # The ray_* options are the Ray engine's alone (vLLM would take them as its own).
+    opts = {k: v for k, v in opts.items() if not k.startswith("ray_")}
     if kind == "vllm":
         from bias_judge.evaluation.inference.vllm_engine import VLLMEngine
         return VLLMEngine(model_dir, dtype=dtype, max_model_len=max_model_len, seed=seed,
