@@ -93,11 +93,11 @@ def test_model_stages_keep_engine_output_in_a_log(smoke_repo):
             assert (repo / log).stat().st_size > 0, log
 
 
-def test_retraining_dpo_reruns_only_dpo_eval_and_card(smoke_repo):
+def test_retraining_dpo_reruns_only_dpo_eval_probe_and_card(smoke_repo):
     repo, _, _ = smoke_repo
     set_param(repo, "dpo.learning_rate", 3.0e-4)
     out = dvc(repo, "repro")
-    assert ran_stages(out) == {"dpo", "evaluate@dpo", "card", "export@dpo"}
+    assert ran_stages(out) == {"dpo", "evaluate@dpo", "probe@dpo", "card", "export@dpo"}
     diff = dvc(repo, "metrics", "diff", "HEAD", "--all")
     # Only the headline numbers are metrics: no timing, loss or config field reaches a diff.
     rows = [line.split() for line in diff.splitlines()[1:] if line.strip()]

@@ -119,6 +119,11 @@ def device_map():
     return {"": "cpu"}
 
 
+def under_fsdp() -> bool:
+    """Whether this process was started by `accelerate launch` with an FSDP config."""
+    return os.environ.get("ACCELERATE_USE_FSDP", "").lower() in ("1", "true")
+
+
 def load_base(base: Base):
     """The frozen base model for training (never trust_remote_code)."""
     import torch
@@ -130,10 +135,14 @@ def load_base(base: Base):
     if model.quantization == "nf4":
         from transformers import BitsAndBytesConfig
         compute = torch.bfloat16 if model.dtype in ("bfloat16", "auto") else torch_dtype(model.dtype)
+        fsdp = under_fsdp()
+        # FSDP shards float tensors only: the 4-bit weights are then stored in the compute
+        # dtype, and FSDP places them itself (configs/accelerate_fsdp_qlora.yaml).
         kwargs["quantization_config"] = BitsAndBytesConfig(
             load_in_4bit=True, bnb_4bit_quant_type="nf4", bnb_4bit_use_double_quant=True,
-            bnb_4bit_compute_dtype=compute)
-        kwargs["device_map"] = device_map()
+            bnb_4bit_compute_dtype=compute, **({"bnb_4bit_quant_storage": compute} if fsdp else {}))
+        if not fsdp:
+            kwargs["device_map"] = device_map()
     loaded = AutoModelForCausalLM.from_pretrained(base.model_dir, **kwargs)
     loaded.config.use_cache = False  # the KV cache is dead weight while training
     return loaded
