@@ -12,7 +12,8 @@ from pathlib import Path
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import DTYPES, PRECISIONS
 from bias_judge.models.settings import ModelSettings, TrainSettings
-from bias_judge.core.jsonio import sha256_file, write_json
+from bias_judge.core.artifacts import Output, StageResult, write_result
+from bias_judge.core.jsonio import sha256_file
 
 QUANTIZATIONS = ("none", "nf4")
 
@@ -219,14 +220,13 @@ class Prepared:
 
 def train_and_summarise(prep: Prepared, base: Base, s: TrainSettings, outputs: Outputs,
                         *, extra: dict) -> dict:
-    """Train a prepared run, save adapter + merged model, write the `train_summary` metrics
-    (process 0 only, under DDP); returns the summary. `extra` adds stage-specific fields."""
+    """Train a prepared run, then write adapter + merged model + the `train_summary` metrics
+    through `write_result` (process 0 only, under DDP); returns the summary. `extra` adds stage-specific fields."""
     from bias_judge.models.runtime import hardware
 
     result = run(prep.trainer, prep.resume_from, prep.timer)
     main = prep.trainer.is_world_process_zero()
-    if main:
-        save_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs)
+    folders = build_outputs(prep.trainer, prep.tokenizer, base.model_dir, outputs) if main else []
     summary = {
         "rows": len(prep.report.kept),
         **{k: result[k] for k in ("steps", "epochs", "final_loss", "wall_time_s", "tokens_per_s",
@@ -248,13 +248,17 @@ def train_and_summarise(prep: Prepared, base: Base, s: TrainSettings, outputs: O
         **extra,
     }
     if main:
-        write_json(outputs.metrics_path, summary, schema="train_summary")
+        # The one write path: the adapter, the merged model and the summary go in together.
+        write_result(StageResult(outputs=[Output(outputs.metrics_path, summary, "train_summary")],
+                                 folders=folders))
     return summary
 
 
-def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs) -> None:
-    """Adapter, then the adapter merged into the UNquantised base, each written to a temporary
-    folder and renamed into place only when complete."""
+def build_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs) -> list:
+    """Adapter, then the adapter merged into the UNquantised base, each built complete in a
+    temporary folder beside its place; returned as core.artifacts.Folder for `write_result`
+    to rename in (removed here if building fails)."""
+    from bias_judge.core.artifacts import Folder
     from peft import PeftModel
     from transformers import AutoModelForCausalLM
 
@@ -284,13 +288,11 @@ def save_outputs(trainer, tokenizer, base_dir: str, outputs: Outputs) -> None:
             # Inside the temporary folder: the record is renamed in with the weights it
             # describes, never left beside another run's.
             write_record(tmp_merged, outputs.judge_record)
-        for tmp, final in ((tmp_adapter, outputs.adapter), (tmp_merged, outputs.merged)):
-            if final.exists():
-                shutil.rmtree(final)
-            os.replace(tmp, final)
-    finally:
+        return [Folder(tmp_adapter, outputs.adapter), Folder(tmp_merged, outputs.merged)]
+    except BaseException:
         for tmp in (tmp_adapter, tmp_merged):
             shutil.rmtree(tmp, ignore_errors=True)
+        raise
 
 
 def base_fingerprint(model_dir: str) -> dict:
