@@ -16,6 +16,9 @@ from bias_judge.evaluation.inference.ray_engine import shards
 from bias_judge.evaluation.judge import JudgeSettings, judge_pairs
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
+# Ray resolves 127.0.0.1 to the machine's own address unless it runs as a one-machine
+# "cluster" (its setting for laptops); read when ray is imported, so before any test does.
+os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 needs_ray = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                reason="ray not installed (pip install 'bias-judge[ray]')")
@@ -53,8 +56,8 @@ def tiny(tmp_path_factory):
 def cluster():
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, configure_logging=False)
+    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+    assert [n["NodeManagerAddress"] for n in ray.nodes()] == ["127.0.0.1"]
     yield
     ray.shutdown()
 
