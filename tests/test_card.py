@@ -59,7 +59,8 @@ def _cli_render(work: Path, out: Path, *extra):
     return CliRunner().invoke(main, ["card", "render", "--metrics-dir", str(work / "metrics"),
                                      "--data-dir", str(work / "data"), "--out-dir", str(out),
                                      "--summary", str(out / "summary.json"),
-                                     "--plots-dir", str(out / "plots"), *extra])
+                                     "--plots-dir", str(out / "plots"),
+                                     "--trust-plots-dir", str(out / "trust"), *extra])
 
 
 def _table_row(text: str, set_name: str, label: str) -> list[str]:
