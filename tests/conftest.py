@@ -24,6 +24,17 @@ def shared_data() -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory) -> Path:
+    """The tiny random model folder (models/tiny.py), written once per test session; tests
+    read it and never change it."""
+    from bias_judge.models.materialize import materialize
+
+    path = tmp_path_factory.mktemp("tiny") / "tiny"
+    materialize("tiny", path)
+    return path
+
+
 @pytest.fixture
 def embedded_bbq() -> Path:
     return EMBEDDED_BBQ

@@ -30,15 +30,6 @@ GREEDY = JudgeSettings(prompt_style="published", max_new_tokens=32, sample_tempe
                        seed=7, swap_check=True, samples=0, guided=False, batch_size=64)
 
 
-@pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from bias_judge.models.materialize import materialize
-
-    path = tmp_path_factory.mktemp("judge") / "tiny"
-    materialize("tiny", path)
-    return path
-
-
 def reply(reasoning: str, verdict: str) -> str:
     return f"<reasoning>{reasoning}</reasoning><verdict>{verdict}</verdict>"
 

@@ -15,6 +15,7 @@ from bias_judge.evaluation.judge import JudgeSettings
 from bias_judge.evaluation.probes import (NEUTRAL_SENTENCES, ProbeSettings, counterfactual_pair,
                                           group_names, padded_pair, run_probes, swap_names)
 from fake_tokens import ScriptedProbabilities
+from test_judge import slots
 from recipes import write_params
 
 SETTINGS = JudgeSettings(prompt_style="published", max_new_tokens=32, sample_temperature=0.3,
@@ -36,13 +37,6 @@ def eval_pair(i: int, gold: str) -> dict:
 
 
 PAIRS = [eval_pair(i, "AB"[i % 2]) for i in range(10)]
-
-
-def slots(conversation) -> tuple[str, str]:
-    user = conversation[-1]["content"]
-    a = user.split("Response A:\n", 1)[1].split("\n\nResponse B:", 1)[0]
-    b = user.split("Response B:\n", 1)[1].split("\n\n", 1)[0]
-    return a, b
 
 
 class RuleJudge(ScriptedProbabilities):
@@ -147,11 +141,8 @@ def test_the_verbosity_probe_catches_a_judge_that_follows_length():
 
 # --- the stage -----------------------------------------------------------------------------
 
-def test_probe_stage_end_to_end_with_the_tiny_model(cli, tmp_path):
-    from bias_judge.models.materialize import materialize
-
-    model = tmp_path / "tiny"
-    materialize("tiny", model)
+def test_probe_stage_end_to_end_with_the_tiny_model(cli, tmp_path, tiny_model):
+    model = tiny_model
     split = tmp_path / "eval.jsonl"
     split.write_text("".join(json.dumps(p) + "\n" for p in PAIRS[:4]))
     params = write_params(tmp_path / "params.yaml", eval={"engine": "transformers",

@@ -44,15 +44,6 @@ def _pairs(n: int) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    from bias_judge.models.materialize import materialize
-
-    path = tmp_path_factory.mktemp("ray") / "tiny"
-    materialize("tiny", path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def cluster():
     import ray
 
@@ -63,8 +54,8 @@ def cluster():
 
 
 @pytest.fixture(scope="module")
-def in_process(tiny):
-    with load_engine(tiny, engine="transformers", **ENGINE) as engine:
+def in_process(tiny_model):
+    with load_engine(tiny_model, engine="transformers", **ENGINE) as engine:
         return judge_pairs(engine, _pairs(8), SETTINGS).rows
 
 
@@ -82,8 +73,8 @@ def _same(rows, want):
 
 @pytest.mark.slow
 @needs_ray
-def test_two_workers_give_the_in_process_rows_in_input_order(tiny, cluster, in_process):
-    with load_engine(tiny, engine="ray", ray_workers=2, ray_engine="transformers",
+def test_two_workers_give_the_in_process_rows_in_input_order(tiny_model, cluster, in_process):
+    with load_engine(tiny_model, engine="ray", ray_workers=2, ray_engine="transformers",
                      **ENGINE) as engine:
         assert engine.inner == "transformers" and engine.dtype == "float32"
         assert len(set(engine.worker_pids())) == 2
@@ -94,10 +85,10 @@ def test_two_workers_give_the_in_process_rows_in_input_order(tiny, cluster, in_p
 
 @pytest.mark.slow
 @needs_ray
-def test_a_worker_killed_mid_run_loses_no_pair(tiny, cluster, in_process):
+def test_a_worker_killed_mid_run_loses_no_pair(tiny_model, cluster, in_process):
     import signal
 
-    with load_engine(tiny, engine="ray", ray_workers=2, ray_engine="transformers",
+    with load_engine(tiny_model, engine="ray", ray_workers=2, ray_engine="transformers",
                      **ENGINE) as engine:
         victim = engine.worker_pids()[1]
         result = {}
@@ -115,7 +106,7 @@ def test_a_worker_killed_mid_run_loses_no_pair(tiny, cluster, in_process):
     _same(result["rows"], in_process)
 
 
-def test_the_ray_options_reach_only_the_ray_engine(tiny, monkeypatch):
+def test_the_ray_options_reach_only_the_ray_engine(tiny_model, monkeypatch):
     """eval.engine_options holds every engine's options; vLLM must not get the ray_* ones."""
     from bias_judge.evaluation import inference
     from bias_judge.evaluation.inference import vllm_engine
@@ -128,7 +119,7 @@ def test_the_ray_options_reach_only_the_ray_engine(tiny, monkeypatch):
 
     monkeypatch.setattr(inference, "resolve_engine", lambda engine, model_dir=None: "vllm")
     monkeypatch.setattr(vllm_engine, "VLLMEngine", Recorder)
-    load_engine(tiny, engine="auto", dtype="float32", max_model_len=512, seed=0,
+    load_engine(tiny_model, engine="auto", dtype="float32", max_model_len=512, seed=0,
                 enforce_eager=True, ray_address=None, ray_workers=2, ray_engine="auto",
                 ray_cpus_per_worker=1)
     assert seen["enforce_eager"] is True and not any(k.startswith("ray_") for k in seen)

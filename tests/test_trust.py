@@ -30,15 +30,6 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="module")
-def tiny_model(tmp_path_factory):
-    from bias_judge.models.materialize import materialize
-
-    path = tmp_path_factory.mktemp("trust") / "tiny"
-    materialize("tiny", path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def engine(tiny_model):
     eng = inference.load_engine(tiny_model, engine="transformers", dtype="float32",
                                 max_model_len=2048, seed=0, batch_size=3)
