@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "format": ("format_rows", "command"),
     "base-model": ("base_model", "command"),
     "sft": ("sft", "command"),
+    "onpolicy": ("onpolicy", "command"),
     "dpo": ("dpo", "command"),
     "evaluate": ("evaluate", "command"),
     "probe": ("probe", "command"),

@@ -53,6 +53,11 @@ def _oriented(reasoning: str, verdict: str, order: str, swapped_reasoning: str |
     return format_target(reasoning, verdict)
 
 
+def target_for(pair: dict, order: str) -> str:
+    """The label's target (reasoning and verdict) for one response order of a labelled pair."""
+    return _oriented(pair["reasoning"], pair["verdict"], order, pair.get("reasoning_swapped"))
+
+
 class _Prompts:
     """Each pair's two prompts, built and checked once for both the SFT and the DPO rows."""
 
@@ -85,9 +90,8 @@ def sft_rows(labelled: list[dict], *, min_confidence: int, prompts: _Prompts) ->
             verdict = pair["verdict"] if order == "original" else swap_verdict(pair["verdict"])
             rows.append({
                 "prompt": prompts(pair, order),
-                "completion": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order,
-                                                        pair.get("reasoning_swapped")),
-                                              pair["pair_id"], order, "completion"),
+                "completion": _checked_target(target_for(pair, order), pair["pair_id"], order,
+                                              "completion"),
                 "pair_id": pair["pair_id"],
                 "order": order,
                 "verdict": verdict,
@@ -133,9 +137,7 @@ def dpo_rows(labelled: list[dict], *, min_confidence: int, rejected_mode: str,
             pid = pair["pair_id"]
             rows.append({
                 "prompt": prompts(pair, order),
-                "chosen": _checked_target(_oriented(pair["reasoning"], pair["verdict"], order,
-                                                    pair.get("reasoning_swapped")),
-                                          pid, order, "chosen"),
+                "chosen": _checked_target(target_for(pair, order), pid, order, "chosen"),
                 "rejected": _checked_target(_oriented(rej_reasoning, rej_verdict, order, rej_swapped),
                                             pid, order, "rejected"),
                 "pair_id": pid,

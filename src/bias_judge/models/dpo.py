@@ -34,6 +34,15 @@ def _check_adapter(adapter_dir: str) -> dict:
     return json.loads(cfg.read_text())
 
 
+def loss_terms(s: DPOSettings) -> dict:
+    """DPOConfig's loss_type/loss_weights: the preference loss, plus TRL's "sft" term (the
+    chosen answer's NLL) with `sft_weight`, which keeps the judge's reply format and the
+    label's reasoning while the preference loss moves the verdict."""
+    if s.sft_weight == 0:
+        return {"loss_type": [s.loss_type]}
+    return {"loss_type": [s.loss_type, "sft"], "loss_weights": [1.0, s.sft_weight]}
+
+
 def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
             outputs: Outputs) -> Prepared:
     check_settings(base, s)
@@ -41,6 +50,8 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
         raise InputError(f"reference must be one of {REFERENCES}, got {s.reference!r}", field="reference")
     if s.beta <= 0:
         raise InputError(f"beta must be > 0, got {s.beta}", field="beta")
+    if s.sft_weight < 0:
+        raise InputError(f"sft_weight must be >= 0, got {s.sft_weight}", field="sft_weight")
     check_model_folder(base.model_dir)
     adapter_cfg = _check_adapter(sft_adapter)
     rows = read_jsonl(rows_path, schema="dpo_row")
@@ -59,7 +70,7 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     from trl import DPOConfig, DPOTrainer
 
     config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
-                       loss_type=[s.loss_type], dataset_num_proc=None)
+                       dataset_num_proc=None, **loss_terms(s))
     fp = checkpoints.fingerprint(**run_fingerprint_parts(
         base, s, report.kept, {"stage": "dpo", "sft_adapter": sha256_tree(sft_adapter)}, entry=__name__))
     with config.main_process_first(local=False, desc="checkpoint folder"):
@@ -96,7 +107,7 @@ def train_dpo(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
     base = replace(base, model=model)
     prep = prepare(base, s, sft_adapter, rows_path, outputs)
     return train_and_summarise(prep, base, s, outputs,
-                               extra={"beta": s.beta, "loss_type": s.loss_type,
+                               extra={"beta": s.beta, "loss_type": s.loss_type, "sft_weight": s.sft_weight,
                                       "reference": s.reference, "precision": precision})
 
 

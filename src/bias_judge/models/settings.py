@@ -66,4 +66,5 @@ class DPOSettings(TrainSettings):
     """params section `dpo`; DPO continues the SFT adapter, so it has no LoRA keys."""
     beta: float
     loss_type: str
+    sft_weight: float            # weight of TRL's "sft" loss (NLL of the chosen answer) added; 0 = none
     reference: str               # base (adapter off) | sft (frozen copy of the SFT adapter)
