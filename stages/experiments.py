@@ -13,7 +13,10 @@ model this experiment's DPO stage wrote, from the SFT adapter its SFT stage wrot
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
+
+from bias_judge.evaluation.published import HEADLINE, PUBLISHED, best_published, meets
 
 @dataclass
 class Experiment:
@@ -84,7 +87,8 @@ def is_commit(rev) -> bool:
 # does not list them: the recorder reads them from each experiment's commit.
 DETAIL_FILES = tuple([f"metrics/eval_{c}.json" for c in ("base", "sft", "dpo")]
                      + [f"metrics/train_{s}.json" for s in ("sft", "dpo")]
-                     + [f"metrics/probe_{c}.json" for c in ("sft", "dpo")])
+                     + [f"metrics/probe_{c}.json" for c in ("sft", "dpo")]
+                     + ["metrics/gold_quality.json"])
 
 
 def from_exp_show(exp_show: list[dict], locks: dict[str, dict],
@@ -212,6 +216,155 @@ def _kept(pp: dict, threshold: float) -> str:
     return f"{point['coverage'] * 100:.0f} % / {_num(point.get('kappa'))}"
 
 
+def _candidates(points: dict, dpo: list) -> list[tuple[str, Experiment, str]]:
+    """(label, experiment, checkpoint) for every SFT point and every SFT+DPO checkpoint."""
+    return ([(f"SFT of {', '.join(f'`{x.name}`' for x in same)}", same[0], "sft")
+             for same in points.values()]
+            + [(f"SFT+DPO of `{e.name}`", e, "dpo") for e in dpo])
+
+
+def _value(m: dict, key: str) -> float | None:
+    entry = m.get(key)
+    value = entry.get("value") if isinstance(entry, dict) else None
+    return value if isinstance(value, (int, float)) and not math.isnan(value) else None
+
+
+def _wins(m: dict) -> int:
+    """How many headline metrics meet or beat the best published figure."""
+    return sum(1 for key, _, higher in HEADLINE
+               if (v := _value(m, key)) is not None and meets(v, key, higher))
+
+
+def _published_cell(key: str, value: float) -> str:
+    return f"{value * 100:.1f} %" if key.startswith(("position_bias", "self_consistency")) \
+        else f"{value:.3f}"
+
+
+def _headline(candidates: list, set_name: str) -> list[str]:
+    """The published judge against this project's best checkpoint, metric by metric."""
+    scored = [(label, e, ckpt, e.eval_set(ckpt, set_name) or {})
+              for label, e, ckpt in candidates]
+    scored = [c for c in scored if _value(c[3], "kappa_in_dist") is not None]
+    out = ["## Against the published judge", ""]
+    if not scored:
+        return out + ["Nothing scored yet."]
+    # κ in-dist ranks (the published card's headline); a count of wins would let one noisy
+    # bucket κ (tie: 25 pairs) pick the column.
+    label, e, ckpt, best = max(scored, key=lambda c: (_value(c[3], "kappa_in_dist"), _wins(c[3])))
+    out += [f"This project's best checkpoint by κ in-dist is {label}: it meets or beats the best "
+            f"published figure on {_wins(best)} of the eight metrics. A mark means a value, at "
+            "the card's three decimals, meets or beats the best published one (lower is better "
+            "for position bias).", ""]
+    head = ["metric", "published base", "published SFT", "published DPO", "best published",
+            f"{label} [95 % CI]", "meets the best"]
+    rows = []
+    for key, name, higher in HEADLINE:
+        pct = key.startswith(("position_bias", "self_consistency"))
+        value = _value(best, key)
+        rows.append([name] + [_published_cell(key, PUBLISHED[c][key]) for c in PUBLISHED]
+                    + [f"**{_published_cell(key, best_published(key, higher))}**",
+                       _ci(best.get(key), pct=pct),
+                       "—" if value is None else ("✓" if meets(value, key, higher) else "✗")])
+    out += _table(head, rows)
+    out += ["", "Every checkpoint, counted the same way:", ""]
+    head = ["checkpoint"] + [name for _, name, _ in HEADLINE] + ["of 8"]
+    rows = []
+    for label, e, ckpt, m in scored:
+        marks = ["—" if (v := _value(m, key)) is None else ("✓" if meets(v, key, higher) else "✗")
+                 for key, _, higher in HEADLINE]
+        rows.append([label] + marks + [str(_wins(m))])
+    return out + _table(head, rows)
+
+
+def _delta(m_after: dict, m_before: dict, key: str, pct: bool) -> str:
+    a, b = _value(m_after, key), _value(m_before, key)
+    if a is None or b is None:
+        return "—"
+    d = (a - b) * (100 if pct else 1)
+    return f"{d:+.1f} pp" if pct else f"{d:+.3f}"
+
+
+def _dpo_effect(dpo: list, set_name: str) -> list[str]:
+    """DPO's effect as the change from its own SFT start, on the eight headline metrics."""
+    out = ["", "### DPO's change from its own SFT start", "",
+           "SFT+DPO minus the SFT checkpoint the DPO run started from (κ in points of κ, rates "
+           "in percentage points; for position bias a fall is the gain). The final loss is the "
+           "last logged training loss (preference loss, plus the weighted NLL term where "
+           "`dpo.sft_weight` > 0); below ln 2 = 0.693 means chosen and rejected were pulled "
+           "apart.", ""]
+    head = (["experiment", "DPO rows", "rejected", "lr", "β", "sft_weight", "final loss"]
+            + [name for _, name, _ in HEADLINE])
+    rows = []
+    for e in dpo:
+        t = e.train("dpo")
+        after, before = e.eval_set("dpo", set_name) or {}, e.eval_set("sft", set_name) or {}
+        loss = t.get("final_loss")
+        rows.append([f"`{e.name}`", str(t.get("rows", "—")), _rejected(e),
+                     _g(e.param("dpo.learning_rate")), _g(e.param("dpo.beta")),
+                     _g(e.param("dpo.sft_weight", 0.0)),
+                     "—" if loss is None else f"{loss:.3f}" + (" (< ln 2)" if loss < math.log(2) else "")]
+                    + [_delta(after, before, key, key.startswith(("position", "self")))
+                       for key, _, _ in HEADLINE])
+    return out + (_table(head, rows) if rows else ["No DPO experiment recorded."])
+
+
+def _rejected(e: Experiment) -> str:
+    """Where the experiment's DPO rejected answers came from."""
+    parts = []
+    if (e.param("onpolicy.pairs") or 0) > 0:
+        parts.append(f"on-policy ({e.param('onpolicy.pairs')} pairs)")
+    if e.param("label.import_rejected"):
+        parts.append("imported")
+    parts.append(str(e.param("format.dpo_rejected", "—")))
+    return " + ".join(parts)
+
+
+def _teacher(experiments: list, points: dict, set_name: str) -> list[str]:
+    """The rule teacher against frontier verdicts on training pairs and against the human
+    holdout, with the students it taught beside it."""
+    out = ["", "## The teacher and its students", "",
+           "The rule teacher's labels against frontier-model verdicts on *training* pairs "
+           "(`label.frontier_sets`; where the teacher may be tuned) and against the human "
+           "holdout (evaluation only), beside the best SFT student trained on those labels. "
+           "κ (agreement) per set; docs/training.md#the-teacher.", ""]
+    teachers: dict[str, tuple[Experiment, dict]] = {}
+    for e in experiments:
+        g = e.metrics.get("metrics/gold_quality.json") or {}
+        if g.get("frontier"):
+            key = str(e.lock.get("label", {}).get("outs", {}).get("data/labels.jsonl") or e.name)
+            teachers.setdefault(key, (e, g))
+    if not teachers:
+        return out + ["No experiment recorded frontier verdicts."]
+    names = sorted({n for _, g in teachers.values() for n in g["frontier"]})
+    head = (["teacher (biased vs unclear)"] + [f"vs {n}" for n in names]
+            + ["tracked: vs " + n for n in names]
+            + ["human in-dist", "human OOD", "student", "student κ in-dist", "student κ OOD"])
+    rows = []
+    for key, (e, g) in teachers.items():
+        cells = [f"rule ({e.param('label.biased_vs_unclear', 'TIE')}), `{e.name}`"]
+        for n in names:
+            f = g["frontier"].get(n) or {}
+            cells.append(f"{_num(f.get('kappa'))} ({_num(f.get('agreement'))}), n={f.get('n_scored', '—')}")
+        for n in names:
+            b = ((g["frontier"].get(n) or {}).get("buckets") or {}).get("tracked_bias_vs_alternate") or {}
+            cells.append(f"{_num(b.get('agreement'))}, n={b.get('n', '—')}")
+        human = next(iter((g.get("sets") or {}).values()), {})
+        slices = human.get("slices") or {}
+        ood = next((v for k, v in sorted(slices.items()) if k.startswith("ood")), {})
+        cells += [_num((slices.get("in_dist") or {}).get("kappa")), _num(ood.get("kappa"))]
+        taught = [same[0] for same in points.values()
+                  if str(same[0].lock.get("label", {}).get("outs", {}).get("data/labels.jsonl")
+                         or same[0].name) == key]
+        if taught:
+            s = max(taught, key=lambda x: _value(x.eval_set("sft", set_name) or {}, "kappa_in_dist") or -1)
+            m = s.eval_set("sft", set_name) or {}
+            cells += [f"`{s.name}`", _ci(m.get("kappa_in_dist")), _ci(m.get("kappa_ood"))]
+        else:
+            cells += ["—", "—", "—"]
+        rows.append(cells)
+    return out + _table(head, rows)
+
+
 def _trust(points: dict, dpo: list, set_name: str) -> list[str]:
     """The averaged-probability protocol beside the greedy one, and the probe rates
     (docs/trust.md), for every checkpoint that has them."""
@@ -224,9 +377,7 @@ def _trust(points: dict, dpo: list, set_name: str) -> list[str]:
     head = ["checkpoint", "κ in-dist greedy", "κ in-dist averaged", "κ OOD greedy",
             "κ OOD averaged", "position bias in-dist (greedy)", "order agreement in-dist",
             "ECE", "Brier", "kept at 0.5 / κ", "pairs"]
-    candidates = [(f"SFT of {', '.join(f'`{x.name}`' for x in same)}", same[0], "sft")
-                  for same in points.values()] + [(f"SFT+DPO of `{e.name}`", e, "dpo")
-                                                   for e in dpo]
+    candidates = _candidates(points, dpo)
     rows = []
     for label, e, ckpt in candidates:
         m = e.eval_set(ckpt, set_name) or {}
@@ -268,6 +419,12 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
                                 e.train("sft").get("epochs") or 0, e.name))
     dpo = [e for e in sft if e.current("dpo")]
     base = [e for e in experiments if e.current("base")]
+    # Experiments that share one SFT run (DPO experiments on the same SFT) are one point of the
+    # curve, listed under all their names.
+    points: dict[str, list[Experiment]] = {}
+    for e in sft:
+        key = e.lock.get("sft", {}).get("outs", {}).get("models/sft/merged") or e.name
+        points.setdefault(key, []).append(e)
     out = [
         "# Results: does the recipe teach a small judge to judge?",
         "",
@@ -276,18 +433,12 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
         f"Every number is on eval set `{set_name}` with the exact metrics of `docs/metrics.md`; "
         "intervals are seeded 95 % bootstrap intervals over pairs.",
         "",
-        "## SFT: the learning curve",
-        "",
     ]
+    out += _headline(_candidates(points, dpo), set_name)
+    out += ["", "## SFT: the learning curve", ""]
     head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "LoRA r",
             "train min", "threads", "precision (train / eval)", "tokens/s",
             "final loss"] + QUALITY_HEAD
-    # Experiments that share one SFT run (DPO experiments on the same SFT) are one point of the
-    # curve, listed under all their names.
-    points: dict[str, list[Experiment]] = {}
-    for e in sft:
-        key = e.lock.get("sft", {}).get("outs", {}).get("models/sft/merged") or e.name
-        points.setdefault(key, []).append(e)
     rows = []
     for same in points.values():
         e = same[0]
@@ -318,6 +469,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
                          _num(t.get("final_loss")) if ckpt == "dpo" else "",
                          "SFT" if ckpt == "sft" else "SFT+DPO"] + _row_for(e, ckpt, set_name))
     out += _table(head, rows) if rows else ["No DPO experiment recorded."]
+    out += _dpo_effect(dpo, set_name)
     out += ["", "## Against the bar", "",
             "Issue 9's bar for the best CPU checkpoint, checked for every checkpoint above.", ""]
     head = ["checkpoint"] + [label for label, _, _ in BAR] + ["all"]
@@ -325,6 +477,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
             for same in points.values()]
     rows += [[f"SFT+DPO of `{e.name}`"] + _bar_row(e, "dpo", set_name) for e in dpo]
     out += _table(head, rows) if rows else ["Nothing scored yet."]
+    out += _teacher(experiments, points, set_name)
     out += _trust(points, dpo, set_name)
     out += ["", "## The base model", ""]
     head = ["experiment", "decoding"] + QUALITY_HEAD

@@ -6,7 +6,12 @@ gold-quality report of the rule labeler against human-labelled sets.
 
 params section `label`: labeler (rule | import), biased_vs_unclear (TIE | A_or_B),
 reasoning (prose | stepwise, rule labeler),
-human_eval_sets [paths], import_files [paths], import_rejected (path | null).
+human_eval_sets [paths], frontier_sets {name: path}, import_files [paths],
+import_rejected (path | null).
+
+The report's `frontier` section holds the teacher's labels against frontier verdicts on the
+same training pairs (`sonnet_verdict`, else `verdict`), per set and bucket: training-pool
+evidence, the place to tune the teacher (docs/training.md#the-teacher).
 
 Human-labelled sets in the published holdout format lack the responses' bias levels;
 `--levels-from` names a pair pool (the pipeline's pairs.jsonl) to take them from by pair_id

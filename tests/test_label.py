@@ -333,3 +333,53 @@ def test_tracked_reasoning_describes_the_stereotyped_answer_first():
     for i in range(12):
         text = label_pair(make_pair(200 + i, "unclear", "biased", "tracked_bias_vs_alternate"), **RULE)["reasoning"]
         assert text.index("Response B") < text.index("Response A")
+
+
+def test_the_teacher_is_checked_against_frontier_verdicts_on_training_pairs(tmp_path):
+    # Three clear pairs the rule calls A, one tracked pair (biased vs unclear) it calls TIE.
+    train = [make_pair(i, "biased", "neutral") for i in range(3)] + \
+        [make_pair(3, "biased", "unclear", "tracked_bias_vs_alternate")]
+    train_path = tmp_path / "train.jsonl"
+    jsonio.write_jsonl(train_path, train, schema="pair")
+    # The rejected-answer format: `verdict` is the wrong answer, `sonnet_verdict` the frontier's.
+    rejected = _write(tmp_path / "rej.jsonl", [
+        {"pair_id": train[0]["pair_id"], "verdict": "B", "sonnet_verdict": "A", "reasoning": "r"},
+        {"pair_id": train[3]["pair_id"], "verdict": "B", "sonnet_verdict": "A", "reasoning": "r"},
+        {"pair_id": "not-in-the-pool", "verdict": "A", "sonnet_verdict": "B", "reasoning": "r"}])
+    sample = _write(tmp_path / "sample.jsonl", [
+        {"pair_id": p["pair_id"], "verdict": "A"} for p in train[1:3]])
+
+    def run(mode):
+        params = yaml.safe_load((REPO / "params.yaml").read_text())
+        params["label"].update(frontier_sets={"rejected": str(rejected), "sample": str(sample)},
+                               biased_vs_unclear=mode)
+        (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+        gold = tmp_path / f"gold_{mode}.json"
+        res = CliRunner().invoke(command, [
+            "--pairs", str(train_path), "--out", str(tmp_path / "labels.jsonl"),
+            "--gold-report", str(gold), "--params", str(tmp_path / "params.yaml")])
+        assert res.exit_code == 0, res.output
+        return json.loads(gold.read_text())["frontier"]
+
+    tie = run("TIE")
+    assert tie["rejected"]["n"] == 3 and tie["rejected"]["n_not_in_pool"] == 1
+    assert tie["rejected"]["agreement"] == 0.5          # the tracked pair: frontier A, rule TIE
+    assert tie["rejected"]["confusion_frontier_to_teacher"]["A"] == {"A": 1, "B": 0, "TIE": 1}
+    assert tie["rejected"]["buckets"]["tracked_bias_vs_alternate"]["agreement"] == 0.0
+    assert tie["sample"]["agreement"] == 1.0 and tie["sample"]["n_not_in_pool"] == 0
+    assert run("A_or_B")["rejected"]["agreement"] == 1.0
+
+
+def test_a_frontier_file_with_a_bad_verdict_is_named_with_its_line(tmp_path):
+    train_path = tmp_path / "train.jsonl"
+    jsonio.write_jsonl(train_path, [make_pair(1, "biased", "neutral")], schema="pair")
+    bad = _write(tmp_path / "bad.jsonl", [{"pair_id": "x", "verdict": "A"},
+                                          {"pair_id": "y", "verdict": "maybe"}])
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["label"]["frontier_sets"] = {"bad": str(bad)}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    res = CliRunner().invoke(command, ["--pairs", str(train_path), "--out", str(tmp_path / "l.jsonl"),
+                                       "--gold-report", str(tmp_path / "g.json"),
+                                       "--params", str(tmp_path / "params.yaml")])
+    assert res.exit_code == 2 and "bad.jsonl:2" in res.output and "'verdict'" in res.output
+    assert not (tmp_path / "l.jsonl").exists()

@@ -183,3 +183,84 @@ def test_the_trust_section_sets_the_averaged_protocol_beside_the_greedy_one_and_
     probes = trust.split("Probes of the judge itself")[1]
     assert "`probs`" in probes and "25.0 % [10.0, 40.0]" in probes
     assert "`stale-probe`" not in probes  # it probed another model than its own
+
+
+def _with_headline(e, **values):
+    """Set headline metric values on both checkpoints' holdout metrics of `e`."""
+    for ckpt, vals in values.items():
+        m = e.metrics[f"metrics/eval_{ckpt}.json"]["sets"]["holdout"]
+        for key, v in vals.items():
+            m[key] = metric(v, v - 0.05, v + 0.05)
+    return e
+
+
+BEATS_ALL = {"kappa_in_dist": 0.70, "kappa_ood": 0.70, "kappa_tracked": 0.20, "kappa_subtle": 0.90,
+             "kappa_tie": 0.36, "position_bias_in_dist": 0.08, "position_bias_ood": 0.11,
+             "self_consistency": 0.84}
+
+
+def test_the_headline_marks_each_metric_against_the_best_published_and_picks_by_kappa():
+    strong = _with_headline(experiment("strong", 1600, 0.1), sft=BEATS_ALL)
+    # Ties the best published on position bias in-dist (0.084): ties count as meeting it;
+    # worse on tie kappa (0.358 < 0.359).
+    near = _with_headline(experiment("near", 800, 0.1, merged="m2", adapter="a2", dpo_from="a2"),
+                          sft={**BEATS_ALL, "kappa_in_dist": 0.65, "position_bias_in_dist": 0.0844,
+                               "kappa_tie": 0.358})
+    page = results.render([near, strong], set_name="holdout", command="c")
+    head = page.split("## Against the published judge")[1].split("## SFT")[0]
+    assert "best checkpoint by κ in-dist is SFT of `strong`" in head and "8 of the eight" in head
+    table = [ln for ln in head.splitlines() if ln.startswith("| κ in-dist |")][0]
+    assert "**0.682**" in table and "0.700 [0.650, 0.750]" in table and table.endswith("✓ |")
+    counts = {ln.split(" | ")[0]: ln for ln in head.splitlines() if ln.startswith("| SFT of")}
+    near_row = counts["| SFT of `near`"].split(" | ")
+    assert near_row[-1] == "6 |" and near_row[1] == "✗" and near_row[5] == "✗" and near_row[6] == "✓"
+
+
+def test_dpo_is_shown_as_the_change_from_its_own_sft_start():
+    e = _with_headline(experiment("d", 800, 0.1),
+                       sft={"kappa_in_dist": 0.40, "kappa_tie": 0.10, "position_bias_in_dist": 0.30},
+                       dpo={"kappa_in_dist": 0.45, "kappa_tie": 0.05, "position_bias_in_dist": 0.20})
+    e.metrics["metrics/train_dpo.json"]["final_loss"] = 0.5
+    e.params.update(dpo={"learning_rate": 2e-5, "beta": 0.1, "sft_weight": 1.0},
+                    onpolicy={"pairs": 300}, label={"reasoning": "stepwise", "import_rejected": "x"})
+    page = results.render([e], set_name="holdout", command="c")
+    section = page.split("### DPO's change from its own SFT start")[1].split("## Against the bar")[0]
+    row = [ln for ln in section.splitlines() if ln.startswith("| `d` |")][0].split(" | ")
+    assert row[2] == "on-policy (300 pairs) + imported + verdict_flip" and row[6] == "0.500 (< ln 2)"
+    assert row[7] == "+0.050" and row[11] == "-0.050" and row[12] == "-10.0 pp"
+
+
+def test_the_teacher_section_sets_frontier_and_human_agreement_beside_its_student():
+    e = experiment("t", 800, 0.4)
+    e.lock["label"] = {"deps": {}, "outs": {"data/labels.jsonl": "L1"}}
+    e.params["label"]["biased_vs_unclear"] = "A_or_B"
+    e.metrics["metrics/gold_quality.json"] = {
+        "sets": {"eval_holdout": {"slices": {"in_dist": {"kappa": 0.81}, "ood_religion": {"kappa": 0.69}}}},
+        "frontier": {"opus_sample": {"kappa": 0.848, "agreement": 0.9, "n_scored": 50,
+                                     "buckets": {"tracked_bias_vs_alternate": {"agreement": 0.8, "n": 10}}}}}
+    page = results.render([e], set_name="holdout", command="c")
+    section = page.split("## The teacher and its students")[1].split("## Trusting")[0]
+    row = [ln for ln in section.splitlines() if ln.startswith("| rule")][0]
+    assert row.startswith("| rule (A_or_B), `t` | 0.848 (0.900), n=50 | 0.800, n=10 | 0.810 | 0.690 | `t` |")
+    assert "0.400 [0.300, 0.500]" in row
+
+
+def test_the_published_numbers_are_those_of_docs_metrics_and_of_their_reproduction():
+    from bias_judge.evaluation.published import HEADLINE, PUBLISHED
+
+    names = {"kappa_in_dist": "κ in-dist", "kappa_ood": "κ OOD (religion)", "kappa_tracked": "κ tracked",
+             "kappa_subtle": "κ subtle", "kappa_tie": "κ tie",
+             "position_bias_in_dist": "position bias in-dist",
+             "position_bias_ood": "position bias OOD", "self_consistency": "self-consistency"}
+    doc = (REPO / "docs" / "metrics.md").read_text().split("## The published numbers")[1]
+    rows = {ln.split(" | ")[0].strip("| "): ln.strip("| \n").split(" | ")[1:4]
+            for ln in doc.splitlines() if ln.startswith("| ")}
+    fixtures = REPO / "tests" / "fixtures" / "card" / "metrics"
+    for key, _, _ in HEADLINE:
+        cells = rows[names[key]]
+        for ckpt, cell in zip(("base", "sft", "dpo"), cells):
+            pct = cell.endswith("%")
+            written = float(cell.rstrip(" %").replace("−", "-")) / (100 if pct else 1)
+            assert abs(written - PUBLISHED[ckpt][key]) < 1e-9, (key, ckpt)
+            reproduced = json.loads((fixtures / f"eval_{ckpt}.json").read_text())
+            assert round(reproduced["sets"]["holdout"][key]["value"], 3) == PUBLISHED[ckpt][key]

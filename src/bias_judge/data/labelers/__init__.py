@@ -29,6 +29,7 @@ class LabelSettings:
     biased_vs_unclear: str       # TIE | A_or_B (see data.level_rule)
     reasoning: str               # rule labeler: prose | stepwise
     human_eval_sets: list[str]   # human-labelled sets for the gold-quality report
+    frontier_sets: dict[str, str]  # name -> frontier verdicts on training pairs (teacher check)
     import_files: list[str]      # labeler import: the label files
     import_rejected: str | None  # labeler import: wrong answers for DPO
 
@@ -56,8 +57,9 @@ def _options(s: LabelSettings, inputs: dict) -> dict:
     return {"labels": labels}
 
 
-def _gold_report(s: LabelSettings, levels_from: str | os.PathLike | None, inputs: dict) -> dict:
-    from bias_judge.data.labelers.gold_quality import gold_quality_report
+def _gold_report(s: LabelSettings, levels_from: str | os.PathLike | None, inputs: dict,
+                 teacher: list[dict]) -> dict:
+    from bias_judge.data.labelers.gold_quality import frontier_report, gold_quality_report
 
     sets = [(Path(path).stem, path, jsonio.read_jsonl(path, schema="pair"))
             for path in s.human_eval_sets]
@@ -66,7 +68,11 @@ def _gold_report(s: LabelSettings, levels_from: str | os.PathLike | None, inputs
     if sets and levels_from:
         pool = jsonio.read_jsonl(levels_from, schema="pair")
         inputs.update(checksums(levels_from))
-    return gold_quality_report(sets, levels_pool=pool, biased_vs_unclear=s.biased_vs_unclear)
+    report = gold_quality_report(sets, levels_pool=pool, biased_vs_unclear=s.biased_vs_unclear)
+    frontier = [(name, path, jsonio.read_jsonl(path)) for name, path in sorted(s.frontier_sets.items())]
+    inputs.update(checksums(*s.frontier_sets.values()))
+    report["frontier"] = frontier_report(frontier, teacher)
+    return report
 
 
 def label_file(pairs_path: str | os.PathLike, out: str | os.PathLike,
@@ -89,7 +95,7 @@ def label_file(pairs_path: str | os.PathLike, out: str | os.PathLike,
                   by_label_source=count_by(result.rows, "label_source"))
     outputs = [Output(Path(out), result.rows, "labelled_pair", jsonl=True)]
     if gold_report:
-        outputs.append(Output(Path(gold_report), _gold_report(s, levels_from, inputs), None,
+        outputs.append(Output(Path(gold_report), _gold_report(s, levels_from, inputs, result.rows), None,
                               jsonl=False))
     meta_path, name = beside(out)
     return StageResult(

@@ -124,3 +124,44 @@ def gold_quality_report(sets: list[tuple[str, str, list[dict]]], *, levels_pool:
                             **score_set(rows, pool=pool, biased_vs_unclear=biased_vs_unclear,
                                         source=str(path))}
     return out
+
+
+def frontier_verdict(row: dict, source: str, line: int) -> str:
+    """A frontier model's verdict on a training pair: `sonnet_verdict` where the row has one
+    (the published rejected-answer file, whose `verdict` is the deliberately wrong answer),
+    else `verdict` (the published label samples)."""
+    value = row.get("sonnet_verdict", row.get("verdict"))
+    if value not in VERDICTS:
+        raise InputError(f"verdict must be one of {list(VERDICTS)}, got {value!r}",
+                         file=source, line=line, field="sonnet_verdict" if "sonnet_verdict" in row
+                         else "verdict")
+    return value
+
+
+def frontier_report(sets: list[tuple[str, str, list[dict]]], teacher: list[dict]) -> dict:
+    """The teacher's labels (`teacher`: labelled training pairs) against frontier verdicts on
+    the same training pairs: κ and agreement overall and per bucket, and the confusion
+    (frontier verdict -> teacher verdict). Rows whose pair is not in the training pool are
+    counted, not scored. This is training-pool evidence: the teacher may be tuned on it."""
+    by_id = {p["pair_id"]: p for p in teacher}
+    out = {}
+    for name, path, rows in sets:
+        scored = []
+        for line, row in enumerate(rows, start=1):
+            if "pair_id" not in row:
+                raise InputError("missing 'pair_id'", file=str(path), line=line, field="pair_id")
+            frontier = frontier_verdict(row, str(path), line)
+            pair = by_id.get(row["pair_id"])
+            if pair is not None:
+                scored.append((pair["pair_category"], frontier, pair["verdict"]))
+        confusion: dict[str, dict[str, int]] = {v: {w: 0 for w in VERDICTS} for v in VERDICTS}
+        for _, frontier, mine in scored:
+            confusion[frontier][mine] += 1
+        stats = _stats([s[1] for s in scored], [s[2] for s in scored])
+        out[name] = {"file": str(path), "n": len(rows), "n_scored": stats.pop("n"),
+                     "n_not_in_pool": len(rows) - len(scored), **stats,
+                     "confusion_frontier_to_teacher": confusion,
+                     "buckets": {b: _stats([s[1] for s in scored if s[0] == b],
+                                           [s[2] for s in scored if s[0] == b])
+                                 for b in sorted({s[0] for s in scored})}}
+    return out
