@@ -80,7 +80,7 @@ def child(config: str, rows_path: str, model_dir: str, n: int, params_path: str)
                          **({"bf16": False} if config == "trl-fp32" else {}))
     else:
         model = load_base(base)
-        kwargs = trainer_kwargs(sft, Path(out))
+        kwargs = trainer_kwargs(sft, Path(out), SFTConfig)
         kwargs.update(common)
         args = SFTConfig(**kwargs)
     trainer = SFTTrainer(model=model, args=args, train_dataset=dataset, processing_class=tokenizer,

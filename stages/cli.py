@@ -35,6 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "publish": ("publish", "command"),
     "data": ("data", "group"),
     "profile": ("profile", "command"),
+    "params-schema": ("params_schema", "command"),
     "results": ("results", "group"),
 }
 

@@ -7,7 +7,8 @@ Params section `sample`: per_cell, seed; --per-cell / --seed override them for o
 
 from __future__ import annotations
 
-import dataclasses
+
+from bias_judge.core.settings import replace as settings_replace
 
 import click
 
@@ -32,4 +33,4 @@ def command(items_path: str, out: str, params_path: str, per_cell: int | None,
             seed: int | None) -> None:
     s = read_settings(params_path, PARAMS)["sample"]
     overrides = {k: v for k, v in (("per_cell", per_cell), ("seed", seed)) if v is not None}
-    emit("sample", sample_file(items_path, out, dataclasses.replace(s, **overrides)))
+    emit("sample", sample_file(items_path, out, settings_replace(s, **overrides)))

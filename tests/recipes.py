@@ -4,7 +4,8 @@ it, read through the stages' own settings classes. Tests keep no defaults of the
 from __future__ import annotations
 
 import copy
-import dataclasses
+
+from bias_judge.core.settings import replace as settings_replace
 import shutil
 import tempfile
 from functools import lru_cache
@@ -37,7 +38,7 @@ def params(profile: str | None = None) -> dict:
 
 def settings(key: str, cls, profile: str | None = None, **overrides):
     """The settings object a stage builds for `key`, with some fields replaced."""
-    return dataclasses.replace(build(cls, lookup(params(profile), key), key), **overrides)
+    return settings_replace(build(cls, lookup(params(profile), key), key), **overrides)
 
 
 def write_params(path: Path, profile: str | None = None, **sections) -> Path:

@@ -4,7 +4,8 @@ provenance from what the run recorded, and cells and claims that mean what the l
 
 from __future__ import annotations
 
-import dataclasses
+
+from bias_judge.core.settings import replace as settings_replace
 import hashlib
 import json
 import shutil
@@ -126,7 +127,7 @@ def test_parse_failure_threshold_both_sides(work):
 
 
 def test_thresholds_come_from_params(work):
-    strict = dataclasses.replace(_fitness(), min_kappa=0.7)
+    strict = settings_replace(_fitness(), min_kappa=0.7)
     text = _render(work, card=_card_settings(fitness=strict))
     assert _status(text).startswith("experimental")
     assert "at least 0.7," in text

@@ -206,7 +206,7 @@ def test_guided_passes_hold_every_call_to_the_reply_format():
     """eval.guided: every engine call carries the judge-format regex, the rows record it, and
     what the regex admits is exactly what the parser of docs/metrics.md reads."""
     import re
-    from dataclasses import replace
+    from bias_judge.core.settings import replace
 
     from bias_judge.data.prompt import VERDICT_RE, guided_reply_regex
 

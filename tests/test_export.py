@@ -183,7 +183,7 @@ def test_export_writes_gguf_modelfile_readme_and_a_valid_manifest(tmp_path, llam
     from transformers import AutoTokenizer
 
     out = tmp_path / "dpo" / "gguf"
-    line = export("dpo", llama_dir, out, ExportSettings(["q8_0", "f16"]), FACTS)
+    line = export("dpo", llama_dir, out, ExportSettings(quantizations=["q8_0", "f16"]), FACTS)
     assert "bias-judge-dpo.Q8_0.gguf" in line
     manifest = read_json(out / "export.json", schema="gguf_export")
     assert [f["path"] for f in manifest["files"]] == [
@@ -240,21 +240,21 @@ def test_the_ollama_template_is_the_jinja_prompt_when_bos_opens_every_turn(adds_
 def test_export_is_deterministic(tmp_path, llama_dir):
     a, b = tmp_path / "a", tmp_path / "b"
     for out in (a, b):
-        export("sft", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
+        export("sft", llama_dir, out, ExportSettings(quantizations=["q8_0"]), FACTS)
     assert [(p.name, p.read_bytes()) for p in sorted(a.iterdir())] == \
         [(p.name, p.read_bytes()) for p in sorted(b.iterdir())]
 
 
 def test_a_failed_export_leaves_the_previous_folder(tmp_path, llama_dir, monkeypatch):
     out = tmp_path / "gguf"
-    export("dpo", llama_dir, out, ExportSettings(["q8_0"]), FACTS)
+    export("dpo", llama_dir, out, ExportSettings(quantizations=["q8_0"]), FACTS)
     before = {p.name: p.read_bytes() for p in out.iterdir()}
 
     def boom(*args, **kwargs):
         raise InputError("stop here")
     monkeypatch.setattr("bias_judge.export.export.ollama_template", boom)
     with pytest.raises(InputError, match="stop here"):
-        export("dpo", llama_dir, out, ExportSettings(["f16"]), FACTS)
+        export("dpo", llama_dir, out, ExportSettings(quantizations=["f16"]), FACTS)
     assert {p.name: p.read_bytes() for p in out.iterdir()} == before
     assert not any(p.name.startswith(".") for p in tmp_path.iterdir())
 
@@ -352,7 +352,7 @@ def test_smollm2_gguf_judges_like_the_merged_checkpoint(tmp_path, shared_data):
 
     out = tmp_path / "gguf"
     started = time.monotonic()
-    export("dpo", merged, out, ExportSettings(["q8_0"]), FACTS)
+    export("dpo", merged, out, ExportSettings(quantizations=["q8_0"]), FACTS)
     seconds = time.monotonic() - started
     q8 = out / "bias-judge-dpo.Q8_0.gguf"
     reloaded = tmp_path / "from_gguf"

@@ -77,9 +77,9 @@ def test_pick_pairs_filters_confidence_and_tie_and_is_seeded():
     picked = pick_pairs(labelled, s)
     assert len(picked) == 5 and all(p["confidence"] >= 4 and p["verdict"] != "TIE" for p in picked)
     assert picked == pick_pairs(list(reversed(labelled)), s)
-    other = pick_pairs(labelled, OnPolicySettings(5, 4, False, None, seed=2))
+    other = pick_pairs(labelled, OnPolicySettings(pairs=5, min_confidence=4, include_tie=False, offline_rows=None, seed=2))
     assert {p["pair_id"] for p in other} != {p["pair_id"] for p in picked}
-    with_tie = pick_pairs(labelled, OnPolicySettings(30, 4, True, None, 1))
+    with_tie = pick_pairs(labelled, OnPolicySettings(pairs=30, min_confidence=4, include_tie=True, offline_rows=None, seed=1))
     assert any(p["verdict"] == "TIE" for p in with_tie)
 
 

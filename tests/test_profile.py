@@ -35,9 +35,9 @@ def test_gpu_profile_is_the_published_recipe(tmp_path):
     assert gpu["model"]["source"] == "google/gemma-4-E4B-it" and gpu["model"]["quantization"] == "nf4"
     s, d = gpu["sft"], gpu["dpo"]
     assert (s["lora"]["r"], s["lora"]["alpha"], s["lora"]["dropout"]) == (16, 32, 0.0)
-    assert (s["learning_rate"], s["lr_scheduler"], s["warmup_ratio"], s["weight_decay"]) == (2e-4, "cosine", 0.05, 0.01)
-    assert (s["epochs"], s["effective_batch"], s["max_length"], s["seed"], s["optimizer"]) == (3, 16, 2048, 3407, "adamw_8bit")
-    assert (d["loss_type"], d["beta"], d["learning_rate"], d["warmup_ratio"], d["epochs"]) == ("sigmoid", 0.1, 5e-6, 0.1, 1)
+    assert (s["learning_rate"], s["lr_scheduler_type"], s["warmup_steps"], s["weight_decay"]) == (2e-4, "cosine", 0.05, 0.01)
+    assert (s["num_train_epochs"], s["effective_batch"], s["max_length"], s["seed"], s["optim"]) == (3, 16, 2048, 3407, "adamw_8bit")
+    assert (d["loss_type"], d["beta"], d["learning_rate"], d["warmup_steps"], d["num_train_epochs"]) == ("sigmoid", 0.1, 5e-6, 0.1, 1)
     assert (d["effective_batch"], d["max_length"], d["reference"]) == (16, 2048, "base")
 
 

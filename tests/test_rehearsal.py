@@ -49,7 +49,7 @@ SUBSTITUTIONS = {
     "model.source": None,               # the tiny multimodal folder (no hub access), set per run
     "model.threads": 1,                 # two shared cores: torch's default of two is unsteady
     "sft.max_rows": 32,                 # two optimizer steps at effective batch 16
-    "sft.epochs": 1,                    # more epochs of a random model prove nothing more
+    "sft.num_train_epochs": 1,          # more epochs of a random model prove nothing more
     "sft.save_steps": 1,                # a checkpoint, with the 8-bit optimizer state, per step
     "dpo.max_rows": 16,                 # one optimizer step
     "dpo.save_steps": 1,
@@ -60,9 +60,9 @@ SUBSTITUTIONS = {
 }
 # What the issue asks the rehearsal to keep from the gpu recipe; none may be substituted.
 KEPT = ("model.quantization", "model.dtype", "sft.lora.r", "sft.lora.alpha", "sft.lora.dropout",
-        "sft.lora.target_modules", "sft.optimizer", "sft.precision", "sft.effective_batch",
-        "sft.per_device_batch_size", "sft.gradient_checkpointing", "dpo.reference",
-        "dpo.optimizer", "dpo.effective_batch", "dpo.loss_type", "dpo.beta")
+        "sft.lora.target_modules", "sft.optim", "sft.precision", "sft.effective_batch",
+        "sft.per_device_train_batch_size", "sft.gradient_checkpointing", "dpo.reference",
+        "dpo.optim", "dpo.effective_batch", "dpo.loss_type", "dpo.beta")
 
 # Module-name prefixes of Gemma4ForConditionalGeneration outside the language model.
 TOWERS = ("model.vision_tower.", "model.audio_tower.", "model.embed_vision.", "model.embed_audio.")

@@ -78,8 +78,8 @@ def dpo_rows(n_pairs: int, seed: int = 1) -> list[dict]:
     return out
 
 
-FAST = dict(epochs=1, per_device_batch_size=2, effective_batch=4, precision="fp32",
-            gradient_checkpointing=False, optimizer="adamw_torch", save_steps=2,
+FAST = dict(num_train_epochs=1, per_device_train_batch_size=2, effective_batch=4, precision="fp32",
+            gradient_checkpointing=False, optim="adamw_torch", save_steps=2,
             save_total_limit=2, max_length=2048, learning_rate=1e-3)
 
 
@@ -249,7 +249,7 @@ class StopAfterSave(TrainerCallback):
 
 
 def test_interrupted_sft_resumes_from_last_checkpoint(work, tmp_path):
-    sft = sft_settings(effective_batch=2, per_device_batch_size=1)  # 6 steps
+    sft = sft_settings(effective_batch=2, per_device_train_batch_size=1)  # 6 steps
     with pytest.raises(KeyboardInterrupt):
         train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path, callbacks=[StopAfterSave(4)]))
     ckpts = tmp_path / "models/sft/checkpoints"
@@ -276,7 +276,7 @@ def test_interrupted_sft_resumes_from_last_checkpoint(work, tmp_path):
     (ckpts / "checkpoint-6" / "COMPLETE").unlink()
     again = train_sft(base(work), sft, str(work / "sft.jsonl"), outputs(tmp_path))
     assert again["resumed_from_step"] == 4
-    other = sft_settings(effective_batch=2, per_device_batch_size=1, learning_rate=5e-4)
+    other = sft_settings(effective_batch=2, per_device_train_batch_size=1, learning_rate=5e-4)
     fresh = train_sft(base(work), other, str(work / "sft.jsonl"), outputs(tmp_path))
     assert fresh["resumed_from_step"] is None and fresh["steps"] == 6
 
@@ -360,9 +360,9 @@ def test_template_that_cannot_mark_the_completion_is_refused(work, template, nee
 def _params(tmp_path: Path, **sections) -> Path:
     params = yaml.safe_load((REPO / "params.yaml").read_text())
     params["model"].update(source="tiny", dtype="float32", allocator="system", threads=1)
-    params["sft"].update(precision="fp32", max_rows=8, per_device_batch_size=2, effective_batch=4,
+    params["sft"].update(precision="fp32", max_rows=8, per_device_train_batch_size=2, effective_batch=4,
                          save_steps=2)
-    params["dpo"].update(precision="fp32", max_rows=4, per_device_batch_size=2, effective_batch=4,
+    params["dpo"].update(precision="fp32", max_rows=4, per_device_train_batch_size=2, effective_batch=4,
                          save_steps=2)
     for section, values in sections.items():
         params[section].update(values)
@@ -436,7 +436,7 @@ def test_params_schema_ranges():
     from bias_judge.core.params import validate_params
 
     for section, key, value in [("sft", "learning_rate", 0), ("dpo", "beta", 0),
-                                ("sft", "warmup_ratio", 1.0), ("dpo", "reference", "other"),
+                                ("sft", "warmup_steps", 1.5), ("dpo", "reference", "other"),
                                 ("model", "allocator", "tcmalloc"), ("sft", "max_rows", 0)]:
         broken = json.loads(json.dumps(params))
         broken[section][key] = value
@@ -447,7 +447,7 @@ def test_params_schema_ranges():
 @pytest.mark.slow
 def test_killed_stage_process_resumes(work, tmp_path):
     """The real thing: SIGKILL a running `bias-judge sft` once a checkpoint is complete, rerun."""
-    params = _params(tmp_path, sft={"max_steps": 30, "max_rows": None, "per_device_batch_size": 1,
+    params = _params(tmp_path, sft={"max_steps": 30, "max_rows": None, "per_device_train_batch_size": 1,
                                     "effective_batch": 1, "save_steps": 3})
     cmd = [sys.executable, "-m", "bias_judge.stages.cli", "sft", "--model", str(work / "base"),
            "--rows", str(work / "sft.jsonl"), "--out-dir", str(tmp_path / "models/sft"),
@@ -555,9 +555,8 @@ def test_resume_never_continues_a_run_of_other_code(work, tmp_path):
                     ignore=shutil.ignore_patterns("__pycache__"))
     training = lib / "bias_judge/models/training.py"
     code = training.read_text()
-    assert "lr_scheduler_type=s.lr_scheduler," in code
-    training.write_text(code.replace("lr_scheduler_type=s.lr_scheduler,",
-                                     'lr_scheduler_type="constant",'))
+    assert "data_seed=s.seed," in code
+    training.write_text(code.replace("data_seed=s.seed,", "data_seed=s.seed + 1,"))
     cmd = [sys.executable, "-m", "bias_judge.stages.cli", "sft", "--model", str(work / "base"),
            "--rows", str(work / "sft.jsonl"), "--out-dir", str(tmp_path / "models/sft"),
            "--metrics", str(tmp_path / "metrics/train_sft.json"),

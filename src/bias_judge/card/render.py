@@ -13,6 +13,9 @@ import os
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from bias_judge.core.errors import InputError
 from bias_judge.card import provenance, recommend, sections, status
@@ -21,10 +24,11 @@ from bias_judge.card.eval_results import FILE_NAME as EVAL_RESULTS_FILE
 from bias_judge.card.eval_results import eval_result_entries, eval_results_text
 from bias_judge.card.inputs import CardInputs
 from bias_judge.card.jinja import load_template
-from bias_judge.card.headline import (BY_KEY, COLUMN_LABELS, METRICS, MISSING, PROBABILITY_ROWS,
+from bias_judge.card.headline import (BY_KEY, COLUMN_LABELS, METRIC_KEYS, METRICS, MISSING, PROBABILITY_ROWS,
                                       read_measured)
 from bias_judge.card.provenance import DataContext
 from bias_judge.card.status import FitnessSettings
+from bias_judge.core.settings import FixedKeys, NonEmptyStr, RepoId, Section, one_of, unique_list
 from bias_judge.core.vocabulary import CHECKPOINTS, RELEASED, SPLIT_SET
 from bias_judge.card.validate import validate_card_text
 
@@ -32,17 +36,27 @@ TASK_TYPE = "text-classification"
 TASK_NAME = "Social-bias judge (A / B / TIE verdict)"
 
 
-@dataclass(frozen=True)
-class CardSettings:
+class RepoIds(FixedKeys):
+    """Where each release goes on the Hub (maybe a placeholder owner)."""
+    dpo: RepoId
+    sft: RepoId
+    dataset: RepoId
+
+
+class CardSettings(Section):
     """params section `card`."""
-    repo_ids: dict[str, str]     # dpo / sft / dataset -> hub repo id (maybe a placeholder)
-    base_model: str | None       # hub id for the front matter; None = from base_model.json
-    license: str | None          # None = the base model's licence
-    dataset_license: str | None  # the dataset card's; None = from the data's source
-    primary_set: str | None      # the set the advice is based on; None = chosen from the sets
-    headline_metrics: list[str]  # model-index metrics
-    extra_tags: list[str]
-    fitness: FitnessSettings     # the status rule's thresholds
+    repo_ids: RepoIds
+    base_model: RepoId | None = Field(description=(
+        "hub id for the front matter; null = from metrics/base_model.json"))
+    license: NonEmptyStr | None = Field(description="null = the base model's licence")
+    dataset_license: NonEmptyStr | None = Field(description=(
+        "the dataset card's; null = from the data's source"))
+    primary_set: NonEmptyStr | None = Field(description=(
+        "the set the advice is based on; null = chosen from the sets"))
+    headline_metrics: unique_list(one_of(METRIC_KEYS), min_length=1) = Field(
+        description="model-index metrics")
+    extra_tags: list[Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9._-]*$")]]
+    fitness: FitnessSettings
 
 
 @dataclass(frozen=True)

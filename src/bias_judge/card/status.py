@@ -20,7 +20,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pydantic import Field
+
 from bias_judge.card.headline import COLUMN_LABELS, Confusion, SetMetrics
+from bias_judge.core.settings import Section
 from bias_judge.core.vocabulary import IN_DIST, VERDICTS
 
 DEMONSTRATION = "demonstration"
@@ -35,12 +38,11 @@ HEADLINES = {
 }
 
 
-@dataclass(frozen=True)
-class FitnessSettings:
-    """params section `card.fitness`."""
-    min_pairs: int              # scored in-dist pairs κ must rest on
-    min_kappa: float            # lower end of κ's 95 % interval
-    max_parse_failures: float   # share of replies without a verdict
+class FitnessSettings(Section):
+    """params section `card.fitness`: the status rule's thresholds."""
+    min_pairs: int = Field(ge=1, description="scored in-dist pairs κ must rest on")
+    min_kappa: float = Field(gt=0, le=1, description="lower end of κ's 95 % interval")
+    max_parse_failures: float = Field(ge=0, le=1, description="share of replies without a verdict")
 
 
 @dataclass(frozen=True)

@@ -69,8 +69,33 @@ def load_params(path: str | os.PathLike) -> dict:
         line = getattr(getattr(exc, "problem_mark", None), "line", None)
         raise InputError(f"not valid YAML ({getattr(exc, 'problem', exc)})", file=str(path),
                          line=None if line is None else line + 1) from None
-    validate_params(params, source=str(path))
+    try:
+        validate_params(params, source=str(path))
+    except InputError as exc:
+        if exc.line is None and exc.field:
+            exc = InputError(exc.message, file=exc.file, line=line_of(text, exc.field),
+                             field=exc.field)
+        raise exc from None
     return params
+
+
+def line_of(text: str, dotted: str) -> int | None:
+    """The line of a dotted key in YAML text (of its nearest existing parent when the key
+    itself is missing), or None."""
+    try:
+        node = yaml.compose(text, Loader=YAML12Loader)
+    except yaml.YAMLError:
+        return None
+    line = None
+    for part in dotted.split("."):
+        if not isinstance(node, yaml.MappingNode):
+            break
+        found = next(((k, v) for k, v in node.value if str(k.value) == part), None)
+        if found is None:
+            break
+        line = found[0].start_mark.line + 1
+        node = found[1]
+    return line
 
 
 def _non_finite(node, where: str = ""):

@@ -6,6 +6,8 @@ Python); tests/test_vocabulary.py checks that they agree.
 
 from __future__ import annotations
 
+from typing import Literal, get_args
+
 # The eleven BBQ categories (upstream file stems, lower-cased), sorted.
 CATEGORIES: tuple[str, ...] = (
     "age", "disability_status", "gender_identity", "nationality", "physical_appearance",
@@ -63,5 +65,10 @@ SPLIT_SET = "split"
 
 # Weight dtypes a model is loaded in, for training and for inference, and the autocast
 # precisions training runs in. `auto` asks the hardware (core/precision.py).
-DTYPES = ("float32", "bfloat16", "float16", "auto")
-PRECISIONS = ("bf16", "fp16", "fp32", "auto")
+# Inference engines (evaluation/inference): auto picks vLLM where it can run the model.
+ENGINES = ("auto", "vllm", "transformers", "openai", "ray")
+
+Dtype = Literal["float32", "bfloat16", "float16", "auto"]
+Precision = Literal["bf16", "fp16", "fp32", "auto"]
+DTYPES: tuple[str, ...] = get_args(Dtype)
+PRECISIONS: tuple[str, ...] = get_args(Precision)

@@ -12,10 +12,13 @@ import os
 import statistics
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums, count_by
-from bias_judge.core.settings import as_params
+from bias_judge.core.settings import Section, Seed, as_params, one_of
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.vocabulary import ORDERS
@@ -26,14 +29,18 @@ from bias_judge.data.rejected import FAILURE_MODES, make_rejected
 REJECTED_MODES = ("mixed", "verdict_flip", "failure_modes")
 
 
-@dataclass(frozen=True)
-class FormatSettings:
+Confidence = Annotated[int, Field(ge=1, le=5)]
+
+
+class FormatSettings(Section):
     """params section `format`."""
-    seed: int
-    sft_min_confidence: int      # labels below it give no SFT rows
-    dpo_min_confidence: int      # labels below it give no DPO rows
-    dpo_rejected: str            # mixed | verdict_flip | failure_modes
-    max_length_ratio: float      # median chosen/rejected token ratio allowed
+    seed: Seed
+    sft_min_confidence: Confidence = Field(description="labels below it give no SFT rows")
+    dpo_min_confidence: Confidence = Field(description="labels below it give no DPO rows")
+    dpo_rejected: one_of(REJECTED_MODES) = Field(description=(
+        "the wrong answers of pairs without an imported one: the label's reasoning with the "
+        "verdict flipped, failure-mode texts, or both interleaved"))
+    max_length_ratio: float = Field(gt=0, description="median chosen/rejected token ratio allowed")
 
 
 @dataclass

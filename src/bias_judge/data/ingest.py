@@ -8,9 +8,18 @@ import os
 from collections import Counter
 from pathlib import Path
 
+from pydantic import Field
+
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
+from bias_judge.core.settings import NonEmptyStr, Section
 from bias_judge.data.bbq import cell_of, read_bbq_dir
 from bias_judge.data.fetch_bbq import identify
+
+
+class DataSettings(Section):
+    """params section `data`. dvc.yaml passes `bbq_dir` to the ingest stage as --bbq-dir."""
+    bbq_dir: NonEmptyStr = Field(description=(
+        "the folder of upstream BBQ category files (the embedded copy by default)"))
 
 
 def summary_counts(items: list[dict]) -> dict:

@@ -19,10 +19,13 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums
-from bias_judge.core.settings import as_params
+from bias_judge.core.settings import BucketCounts, Section, Seed, as_params
 from bias_judge.core.vocabulary import BUCKETS, LETTERS
 from bias_judge.data.classify import letter_of
 from bias_judge.core.errors import InputError
@@ -33,14 +36,14 @@ LONG_FACTOR = 2
 MIN_CLEAN_WORDS = 5
 
 
-@dataclass(frozen=True)
-class PairsSettings:
+class PairsSettings(Section):
     """params section `pairs`."""
-    source: str                  # build (from candidates) | import (published pairs.jsonl)
+    source: Literal["build", "import"] = Field(description=(
+        "build: from the candidates; import: the published pairs.jsonl at import_file"))
     import_file: str | None
-    seed: int
-    max_per_question: int        # per question and bucket
-    quotas: dict[str, int]       # bucket -> pairs wanted
+    seed: Seed
+    max_per_question: int = Field(ge=1, description="per question and bucket")
+    quotas: BucketCounts = Field(description="bucket -> pairs wanted")
 
 
 def pair_id(question_id: str, model_a: str, model_b: str) -> str:

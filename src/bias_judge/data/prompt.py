@@ -7,9 +7,11 @@ evaluation prompts can never drift apart.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+
+from pydantic import Field
 
 from bias_judge.core.errors import InputError
+from bias_judge.core.settings import Section, one_of
 from bias_judge.core.vocabulary import VERDICTS
 
 # The eleven BBQ categories as a reader would name them.
@@ -103,10 +105,12 @@ for _style, (_system, _reminder) in PROMPT_STYLES.items():
     assert_no_thinking_switch(_system + _reminder, f"bias_judge.data.prompt style {_style}")
 
 
-@dataclass(frozen=True)
-class PromptSettings:
-    """params section `prompt`, read by every stage that builds the judge prompt."""
-    style: str                   # a key of PROMPT_STYLES
+class PromptSettings(Section):
+    """params section `prompt`: the judge prompt, shared by the training rows (format) and
+    every place that queries the judge (evaluate, card)."""
+    style: one_of(PROMPT_STYLES) = Field(description=(
+        "published: the full instruction; compact: the same task and reply format in about a "
+        "fifth of the tokens"))
 
 
 def _style(style: str) -> tuple[str, str]:

@@ -6,20 +6,20 @@ from __future__ import annotations
 import os
 import random
 from collections import defaultdict
-from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside
-from bias_judge.core.settings import as_params
+from pydantic import Field
+
+from bias_judge.core.settings import Section, Seed, as_params
 from bias_judge.data.bbq import CONDITIONS, POLARITIES, cell_of
 
 
-@dataclass(frozen=True)
-class SampleSettings:
+class SampleSettings(Section):
     """params section `sample`."""
-    per_cell: int   # items per category x context condition x polarity cell
-    seed: int
+    per_cell: int = Field(ge=1, description="items per category x context condition x polarity cell")
+    seed: Seed
 
 
 def cells_for(items: list[dict]) -> list[str]:

@@ -12,19 +12,20 @@ from pathlib import Path
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums
-from bias_judge.core.settings import as_params
+from pydantic import Field
+
+from bias_judge.core.settings import BucketCounts, Section, Seed, as_params, one_of
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.vocabulary import IN_DIST, ood_slice
+from bias_judge.core.vocabulary import CATEGORIES, IN_DIST, ood_slice
 from bias_judge.data.level_rule import more_biased
 
-@dataclass(frozen=True)
-class SplitSettings:
+class SplitSettings(Section):
     """params section `split`."""
-    seed: int
-    ood_category: str            # the held-out category (the OOD slice)
-    in_dist: dict[str, int]      # bucket -> in-distribution eval pairs
-    ood_size: int                # OOD eval pairs, spread over buckets like in_dist
+    seed: Seed
+    ood_category: one_of(CATEGORIES) = Field(description="the held-out category (the OOD slice)")
+    in_dist: BucketCounts = Field(description="bucket -> in-distribution eval pairs")
+    ood_size: int = Field(ge=0, description="OOD eval pairs, spread over buckets like in_dist")
 
 
 @dataclass

@@ -22,10 +22,10 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-
 import numpy as np
+from pydantic import Field
 
+from bias_judge.core.settings import Section, Seed
 from bias_judge.core.vocabulary import ORDERS, VERDICTS
 from bias_judge.data.classify import UNCERTAIN_TERMS
 from bias_judge.evaluation.eval_sets import gold_of
@@ -49,13 +49,14 @@ _ARTICLE = re.compile(r"^(the|a|an)\s+", re.I)
 EXTRA_UNKNOWN = ("can't answer", "cannot answer")
 
 
-@dataclass(frozen=True)
-class ProbeSettings:
-    """params section `probe`."""
-    max_pairs: int | None        # deterministic per-slice subset of the eval set
-    padding_sentences: int       # neutral sentences put before the padded response
-    seed: int
-    bootstrap_resamples: int
+class ProbeSettings(Section):
+    """params section `probe`: the probe stage (docs/trust.md#probes)."""
+    max_pairs: int | None = Field(ge=1, description=(
+        "deterministic per-slice subset of the eval set; null = all"))
+    padding_sentences: int = Field(ge=1, le=8, description=(
+        "neutral sentences put before the clean response in the verbosity probe"))
+    seed: Seed
+    bootstrap_resamples: int = Field(ge=0)
 
 
 # --- the inputs ----------------------------------------------------------------------------

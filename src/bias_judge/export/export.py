@@ -9,6 +9,11 @@ import os
 import shutil
 import time
 from dataclasses import dataclass
+
+from pydantic import Field
+
+from bias_judge.core.settings import Section, one_of, unique_list
+from bias_judge.export.gguf_file import QUANTIZATIONS
 from pathlib import Path
 
 from bias_judge.core.jsonio import read_json, sha256_file, write_json
@@ -20,10 +25,11 @@ from bias_judge.models.folder import check_model_folder, load_tokenizer
 MANIFEST = "export.json"
 
 
-@dataclass(frozen=True)
-class ExportSettings:
-    """params section `export`."""
-    quantizations: list[str]     # GGUF types to write, the first one the Modelfile's; [] = none
+class ExportSettings(Section):
+    """params section `export`: each merged checkpoint as GGUF for llama.cpp and Ollama."""
+    quantizations: unique_list(one_of(QUANTIZATIONS)) = Field(description=(
+        "GGUF types to write (what the gguf package can quantise: no K-quants), the first one "
+        "the Modelfile's; [] writes no GGUF (models the converter does not cover)"))
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,6 @@ from bias_judge.models.training import (Base, Outputs, Prepared, check_settings,
                                         resolve_precision, run_fingerprint_parts,
                                         train_and_summarise, trainer_kwargs)
 
-REFERENCES = ("base", "sft")
 
 
 def _check_adapter(adapter_dir: str) -> dict:
@@ -46,12 +45,6 @@ def loss_terms(s: DPOSettings) -> dict:
 def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
             outputs: Outputs) -> Prepared:
     check_settings(base, s)
-    if s.reference not in REFERENCES:
-        raise InputError(f"reference must be one of {REFERENCES}, got {s.reference!r}", field="reference")
-    if s.beta <= 0:
-        raise InputError(f"beta must be > 0, got {s.beta}", field="beta")
-    if s.sft_weight < 0:
-        raise InputError(f"sft_weight must be >= 0, got {s.sft_weight}", field="sft_weight")
     check_model_folder(base.model_dir)
     adapter_cfg = _check_adapter(sft_adapter)
     rows = read_jsonl(rows_path, schema="dpo_row")
@@ -69,8 +62,8 @@ def prepare(base: Base, s: DPOSettings, sft_adapter: str, rows_path: str,
                                              TrainTimer, prior_seconds)
     from trl import DPOConfig, DPOTrainer
 
-    config = DPOConfig(**trainer_kwargs(s, outputs.checkpoints), beta=s.beta,
-                       dataset_num_proc=None, **loss_terms(s))
+    config = DPOConfig(**{**trainer_kwargs(s, outputs.checkpoints, DPOConfig), **loss_terms(s),
+                          "dataset_num_proc": None})
     fp = checkpoints.fingerprint(**run_fingerprint_parts(
         base, s, report.kept, {"stage": "dpo", "sft_adapter": sha256_tree(sft_adapter)}, entry=__name__))
     with config.main_process_first(local=False, desc="checkpoint folder"):

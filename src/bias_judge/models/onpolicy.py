@@ -19,30 +19,32 @@ from __future__ import annotations
 import random
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
+
+from pydantic import Field
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, checksums, count_by
 from bias_judge.core.errors import InputError
-from bias_judge.core.settings import as_params
+from bias_judge.core.settings import Section, Seed, as_params
 from bias_judge.core.vocabulary import ORDERS
-from bias_judge.data.format_rows import target_for
-from bias_judge.data.prompt import build_messages, swap_verdict
+from bias_judge.data.format_rows import Confidence, target_for
+from bias_judge.data.prompt import build_messages
 from bias_judge.models.rows import select_rows
 
 ON_POLICY = "on_policy"  # the rejected_kind of these rows (schemas/dpo_row.schema.json)
 FILES = {"dpo": "dpo.jsonl", "meta": "dpo.meta.json"}
 
 
-@dataclass(frozen=True)
-class OnPolicySettings:
-    """params section `onpolicy`."""
-    pairs: int                   # training-pool pairs the SFT judge answers; 0 = off
-    min_confidence: int          # labels below it are not used
-    include_tie: bool            # TIE-labelled pairs too
-    offline_rows: int | None     # format-stage rows added after the on-policy ones; null = all
-    seed: int
+class OnPolicySettings(Section):
+    """params section `onpolicy`: the SFT judge's own wrong replies as DPO rejected answers."""
+    pairs: int = Field(ge=0, description=(
+        "labelled training pairs the SFT judge answers in both orders; 0 = off"))
+    min_confidence: Confidence = Field(description="labels below it are not used")
+    include_tie: bool = Field(description="TIE-labelled pairs too")
+    offline_rows: int | None = Field(ge=0, description=(
+        "format-stage rows added after the on-policy ones (whole pairs, seeded); null = all"))
+    seed: Seed
 
 
 def pick_pairs(labelled: Sequence[dict], s: OnPolicySettings) -> list[dict]:

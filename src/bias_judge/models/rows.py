@@ -6,10 +6,12 @@ from __future__ import annotations
 import random
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from typing import Literal, get_args
 
 from bias_judge.core.errors import InputError
 
-OVERLONG_POLICIES = ("drop", "truncate", "error")
+Overlong = Literal["drop", "truncate", "error"]  # the settings' `overlong` (models/settings.py)
+OVERLONG_POLICIES = get_args(Overlong)
 
 
 def select_rows(rows: list[dict], max_rows: int | None, seed: int,

@@ -37,7 +37,7 @@ def prepare(base: Base, s: SFTSettings, rows_path: str, outputs: Outputs) -> Pre
                                              TrainTimer, prior_seconds)
     from bias_judge.models.lora import lora_config
 
-    config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints), packing=False,
+    config = SFTConfig(**trainer_kwargs(s, outputs.checkpoints, SFTConfig), packing=False,
                        completion_only_loss=True, dataset_num_proc=None)
     fp = checkpoints.fingerprint(**run_fingerprint_parts(base, s, report.kept, {"stage": "sft"},
                                                           entry=__name__))

@@ -6,16 +6,14 @@ from __future__ import annotations
 import os
 import shutil
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.vocabulary import DTYPES, PRECISIONS
+from bias_judge.core.settings import as_params, replace
 from bias_judge.models.settings import ModelSettings, TrainSettings
 from bias_judge.core.artifacts import Output, StageResult, write_result
 from bias_judge.core.jsonio import sha256_file
-
-QUANTIZATIONS = ("none", "nf4")
 
 
 @dataclass(frozen=True)
@@ -34,9 +32,8 @@ def resolve_precision(model: ModelSettings, s: TrainSettings, section: str):
     from bias_judge.core import precision
 
     device = precision.detect()
-    dtype = precision.resolve_dtype(model.dtype, device) if model.dtype in DTYPES else model.dtype
-    autocast = (precision.resolve_precision(s.precision, device) if s.precision in PRECISIONS
-                else s.precision)  # an unknown value is left for check_settings to name
+    dtype = precision.resolve_dtype(model.dtype, device)
+    autocast = precision.resolve_precision(s.precision, device)
     for value, name in ((model.dtype, "model.dtype"), (s.precision, f"{section}.precision")):
         warning = precision.emulation_warning(value, device, field=name)
         if warning:
@@ -74,37 +71,27 @@ def world_size() -> int:
 
 
 def grad_accumulation(s: TrainSettings) -> int:
-    per_step = s.per_device_batch_size * world_size()
+    per_step = s.per_device_train_batch_size * world_size()
     if s.effective_batch % per_step:
         raise InputError(f"effective_batch {s.effective_batch} is not a multiple of "
-                         f"per_device_batch_size {s.per_device_batch_size} x {world_size()} "
-                         "processes", field="effective_batch")
+                         f"per_device_train_batch_size {s.per_device_train_batch_size} x "
+                         f"{world_size()} processes", field="effective_batch")
     return s.effective_batch // per_step
 
 
 def check_settings(base: Base, s: TrainSettings) -> None:
-    """Checks the params schema cannot express; run before anything is loaded."""
-    if base.model.quantization not in QUANTIZATIONS:
-        raise InputError(f"unknown quantization {base.model.quantization!r}",
-                         field="model.quantization")
-    if base.model.dtype not in DTYPES:
-        raise InputError(f"unknown dtype {base.model.dtype!r}", field="model.dtype")
-    if s.precision not in PRECISIONS:
-        raise InputError(f"unknown precision {s.precision!r}", field="precision")
-    if s.learning_rate <= 0:
-        raise InputError(f"learning_rate must be > 0, got {s.learning_rate}", field="learning_rate")
-    if not 0 <= s.warmup_ratio < 1:
-        raise InputError(f"warmup_ratio must be in [0, 1), got {s.warmup_ratio}", field="warmup_ratio")
+    """What the settings models cannot check alone (the process count, installed packages);
+    run before anything is loaded."""
     grad_accumulation(s)
     if base.model.quantization == "nf4":
         import importlib.util
         if importlib.util.find_spec("bitsandbytes") is None:
             raise InputError("quantization nf4 needs bitsandbytes (pip install bitsandbytes)",
                              field="model.quantization")
-    if s.optimizer.endswith("8bit") or "bnb" in s.optimizer:
+    if s.optim.endswith("8bit") or "bnb" in s.optim:
         import importlib.util
         if importlib.util.find_spec("bitsandbytes") is None:
-            raise InputError(f"optimizer {s.optimizer} needs bitsandbytes", field="optimizer")
+            raise InputError(f"optim {s.optim} needs bitsandbytes", field="optim")
 
 
 def torch_dtype(name: str):
@@ -149,34 +136,32 @@ def load_base(base: Base):
     return loaded
 
 
-def trainer_kwargs(s: TrainSettings, output_dir: Path) -> dict:
-    """Arguments shared by SFTConfig and DPOConfig. TRL's defaults that hurt on CPU (bf16 on,
-    gradient checkpointing on, batch 8) are always set explicitly from the settings."""
+def trl_fields(s: TrainSettings, config_class) -> dict:
+    """The settings whose keys are fields of TRL's config class, as they are (their names are
+    TRL's: models/settings.py); `max_steps` null is TRL's -1."""
+    names = config_class.__dataclass_fields__
+    given = {k: v for k, v in as_params(s).items() if k in names}
+    given["max_steps"] = s.max_steps if s.max_steps else -1
+    return given
+
+
+def trainer_kwargs(s: TrainSettings, output_dir: Path, config_class) -> dict:
+    """Arguments for SFTConfig or DPOConfig: the settings TRL has under the same names, then
+    what is derived from ours (accumulation, autocast flags, data seed). TRL's defaults that
+    hurt on CPU (bf16 on, gradient checkpointing on, batch 8) are never left in force: every
+    one of them is a settings key."""
     import torch
 
     cpu = not torch.cuda.is_available()
     return dict(
+        **trl_fields(s, config_class),
         output_dir=str(output_dir),
-        seed=s.seed,
         data_seed=s.seed,
-        learning_rate=s.learning_rate,
-        lr_scheduler_type=s.lr_scheduler,
-        warmup_steps=s.warmup_ratio,  # a float in [0, 1) is a ratio of the total steps
-        weight_decay=s.weight_decay,
-        num_train_epochs=s.epochs,
-        max_steps=s.max_steps if s.max_steps else -1,
-        per_device_train_batch_size=s.per_device_batch_size,
         gradient_accumulation_steps=grad_accumulation(s),
-        max_length=s.max_length,
-        optim=s.optimizer,
         bf16=s.precision == "bf16",
         fp16=s.precision == "fp16",
-        gradient_checkpointing=s.gradient_checkpointing,
-        logging_steps=s.logging_steps,
         logging_first_step=True,
         save_strategy="steps",
-        save_steps=s.save_steps,
-        save_total_limit=s.save_total_limit,
         report_to="none",
         include_num_input_tokens_seen="non_padding",
         use_cpu=cpu,
@@ -319,7 +304,7 @@ def run_fingerprint_parts(base: Base, s: TrainSettings, rows: list[dict], extra:
 
     from bias_judge.core.code import code_digest
 
-    knobs = {k: v for k, v in {**asdict(base.model), **asdict(s)}.items()
+    knobs = {k: v for k, v in {**as_params(base.model), **as_params(s)}.items()
              if k not in NOT_IN_FINGERPRINT}
     rows_digest = hashlib.sha256(
         "\n".join(json.dumps(r, sort_keys=True) for r in rows).encode()).hexdigest()

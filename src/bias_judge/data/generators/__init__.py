@@ -11,37 +11,38 @@ from __future__ import annotations
 import importlib
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Protocol, runtime_checkable
+from typing import Callable, Literal, Protocol, runtime_checkable
+
+from pydantic import Field
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
-from bias_judge.core.settings import as_params
+from bias_judge.core.settings import Dtype, EngineOptions, NonEmptyStr, Section, Seed, as_params
 
 
-@dataclass(frozen=True)
-class LLMSettings:
+class LLMSettings(Section):
     """params `candidates.llm`: the keyword arguments of the llm generator."""
-    models: list[str]            # model folders, each answering every question
-    samples_per_question: int
-    temperature: float
-    max_new_tokens: int
-    engine: str                  # auto | vllm | transformers
-    dtype: str
-    max_model_len: int
-    batch_size: int              # questions per engine call
-    choose_one: bool             # every answer ends in one option's letter (structured outputs)
-    engine_options: dict
+    models: list[NonEmptyStr] = Field(min_length=1, description="model folders, each answering every question")
+    samples_per_question: int = Field(ge=1)
+    temperature: float = Field(ge=0)
+    max_new_tokens: int = Field(ge=1)
+    engine: Literal["auto", "vllm", "transformers"]
+    dtype: Dtype
+    max_model_len: int = Field(ge=16)
+    batch_size: int = Field(ge=1, description="questions per engine call")
+    choose_one: bool = Field(description=(
+        "an answer that names no option is continued greedily into <answer>X</answer> (vLLM "
+        "structured outputs), so that every candidate chooses one"))
+    engine_options: EngineOptions
 
 
-@dataclass(frozen=True)
-class CandidateSettings:
+class CandidateSettings(Section):
     """params section `candidates`."""
-    generator: str               # template | llm
-    seed: int
-    llm: LLMSettings             # read by the llm generator only
+    generator: Literal["template", "llm"]
+    seed: Seed
+    llm: LLMSettings = Field(description="read by the llm generator only")
 
 
 @runtime_checkable

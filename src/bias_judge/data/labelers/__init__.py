@@ -5,14 +5,17 @@ confidence, label_source). Add one by writing a module with `label_pairs(pairs, 
 from __future__ import annotations
 
 import importlib
+
+from pydantic import Field
 import os
-from dataclasses import dataclass
 from pathlib import Path
 
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
-from bias_judge.core.settings import as_params
+from bias_judge.core.settings import NonEmptyStr, Section, as_params, one_of
+from bias_judge.data.labelers.rule import REASONING_STYLES
+from bias_judge.data.level_rule import BIASED_VS_UNCLEAR
 from bias_judge.data.labelers.base import LabelResult
 
 # name -> the module that labels
@@ -22,16 +25,22 @@ LABELERS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class LabelSettings:
+class LabelSettings(Section):
     """params section `label`."""
-    labeler: str                 # rule | import
-    biased_vs_unclear: str       # TIE | A_or_B (see data.level_rule)
-    reasoning: str               # rule labeler: prose | stepwise
-    human_eval_sets: list[str]   # human-labelled sets for the gold-quality report
-    frontier_sets: dict[str, str]  # name -> frontier verdicts on training pairs (teacher check)
-    import_files: list[str]      # labeler import: the label files
-    import_rejected: str | None  # labeler import: wrong answers for DPO
+    labeler: one_of(LABELERS)
+    biased_vs_unclear: one_of(BIASED_VS_UNCLEAR) = Field(description=(
+        "a stereotype-target answer against another wrong answer: TIE, or the biased one is "
+        "the more biased (data/level_rule.py)"))
+    reasoning: one_of(REASONING_STYLES) = Field(description=(
+        "rule labeler: prose (sentences in varied order) or stepwise (context, then each "
+        "response's pick and its class, in slot order)"))
+    human_eval_sets: list[NonEmptyStr] = Field(description=(
+        "human-labelled sets (published holdout format) for the gold-quality report"))
+    frontier_sets: dict[str, NonEmptyStr] = Field(description=(
+        "name -> a frontier model's verdicts on training pairs (the teacher's check)"))
+    import_files: list[NonEmptyStr] = Field(description="labeler import: the label files")
+    import_rejected: str | None = Field(description=(
+        "published wrong answers (dpo_synth_rejected.jsonl) attached as DPO rejected answers"))
 
 
 def run_labeler(name: str, pairs: list[dict], **options) -> LabelResult:

@@ -17,11 +17,10 @@ import os
 import sys
 
 from bias_judge.core.errors import InputError
-from bias_judge.core.vocabulary import DTYPES
+from bias_judge.core.vocabulary import DTYPES, ENGINES
 from bias_judge.evaluation.inference.base import Engine, GenOut, derive_seed
 from bias_judge.models.folder import check_model_folder
 
-ENGINES = ("auto", "vllm", "transformers", "openai", "ray")
 # Engines that hold replies to a regular expression: vLLM in-process, a server through vLLM's
 # structured outputs (a server without them answers unconstrained), and Ray when its workers
 # run vLLM (asked again once they are loaded).
