@@ -41,7 +41,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
     eval set, and METRICS = {"checkpoint", "sets": {NAME: one-set metrics}}."""
     from bias_judge.evaluation.eval_sets import load_eval_set
     from bias_judge.evaluation.generation import check_guided
-    from bias_judge.evaluation.inference import load_engine
+    from bias_judge.evaluation.inference import load_eval_engine
     from bias_judge.evaluation.metrics import compute_metrics, confusion_records
     from bias_judge.evaluation.metrics.calibration import probability_metrics
     from bias_judge.evaluation.passes import run_passes, select_pairs
@@ -53,9 +53,7 @@ def evaluate_checkpoint(checkpoint: str, model_dir: str | os.PathLike,
 
     out = Path(out_dir)
     started = time.monotonic()
-    engine = load_engine(model_dir, engine=s.engine, dtype=s.dtype, max_model_len=s.max_model_len,
-                         seed=s.seed, base_url=s.base_url, batch_size=s.batch_size,
-                         **s.engine_options)
+    engine = load_eval_engine(model_dir, s)
     note(f"evaluate {checkpoint}: {engine.name} engine, {engine.dtype}, loaded in "
          f"{time.monotonic() - started:.0f} s")
     outputs: list[Output] = []

@@ -232,7 +232,7 @@ def probe_checkpoint(checkpoint: str, model_dir, eval_set, out_path, s: ProbeSet
     from bias_judge.core.errors import InputError
     from bias_judge.core.progress import note
     from bias_judge.evaluation.eval_sets import load_eval_set
-    from bias_judge.evaluation.inference import load_engine
+    from bias_judge.evaluation.inference import load_eval_engine
     from bias_judge.evaluation.judge import settings_for_model
     from bias_judge.evaluation.passes import select_pairs
     from bias_judge.models.folder import check_model_folder
@@ -246,10 +246,7 @@ def probe_checkpoint(checkpoint: str, model_dir, eval_set, out_path, s: ProbeSet
                                                   swap_check=True, samples=0, guided=False,
                                                   probabilities=True)
     started = time.monotonic()
-    engine = load_engine(model_dir, engine=eval_settings.engine, dtype=eval_settings.dtype,
-                         max_model_len=eval_settings.max_model_len, seed=eval_settings.seed,
-                         base_url=eval_settings.base_url, batch_size=eval_settings.batch_size,
-                         **eval_settings.engine_options)
+    engine = load_eval_engine(model_dir, eval_settings)
     note(f"probe {checkpoint}: {engine.name} engine, {engine.dtype}")
     try:
         probes = run_probes(engine, pairs, judge_settings, s)

@@ -133,7 +133,7 @@ def onpolicy_file(model_dir, labels_path, offline_path, out_dir, s: OnPolicySett
     onpolicy: list[dict] = []
     engine_info: dict = {}
     if pairs:
-        from bias_judge.evaluation.inference import load_engine
+        from bias_judge.evaluation.inference import load_eval_engine
         from bias_judge.evaluation.judge import judge_pairs, settings_for_model
         from bias_judge.models.folder import check_model_folder
 
@@ -142,10 +142,7 @@ def onpolicy_file(model_dir, labels_path, offline_path, out_dir, s: OnPolicySett
                                                swap_check=True, samples=0, guided=False,
                                                probabilities=False)
         started = time.monotonic()
-        engine = load_engine(model_dir, engine=eval_settings.engine, dtype=eval_settings.dtype,
-                             max_model_len=eval_settings.max_model_len, seed=eval_settings.seed,
-                             base_url=eval_settings.base_url, batch_size=eval_settings.batch_size,
-                             **eval_settings.engine_options)
+        engine = load_eval_engine(model_dir, eval_settings)
         note(f"onpolicy: {engine.name} engine, {engine.dtype}, {len(pairs)} pairs x 2 orders")
         try:
             report = judge_pairs(engine, pairs, judge_settings, desc="onpolicy")

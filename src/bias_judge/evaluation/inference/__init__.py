@@ -135,6 +135,14 @@ def load_engine(model_dir: str | os.PathLike, *, engine: str, dtype: str, max_mo
                               **opts)
 
 
+def load_eval_engine(model_dir: str | os.PathLike, s) -> Engine:
+    """`load_engine` with the engine settings of the `eval` section (`s`: EvalSettings), as
+    evaluate, the probes and the on-policy rows load the checkpoint they judge with."""
+    return load_engine(model_dir, engine=s.engine, dtype=s.dtype, max_model_len=s.max_model_len,
+                       seed=s.seed, base_url=s.base_url, batch_size=s.batch_size,
+                       **s.engine_options)
+
+
 def _openai_options(opts: dict) -> dict:
     """The openai engine's options, each required (params.yaml eval.engine_options)."""
     out = {k: v for k, v in opts.items() if v is not None}
