@@ -436,7 +436,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
     ]
     out += _headline(_candidates(points, dpo), set_name)
     out += ["", "## SFT: the learning curve", ""]
-    head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "LoRA r",
+    head = ["experiment", "reasoning", "prompt", "SFT rows", "epochs", "lr", "verdict weight", "LoRA r",
             "train min", "threads", "precision (train / eval)", "tokens/s",
             "final loss"] + QUALITY_HEAD
     rows = []
@@ -446,6 +446,7 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
         rows.append([", ".join(f"`{x.name}`" for x in same), str(e.param("label.reasoning", "prose")),
                      str(e.param("prompt.style", "published")), str(t.get("rows", "—")),
                      _num(t.get("epochs"), 2), _g(e.param("sft.learning_rate")),
+                     _g(e.param("sft.verdict_weight", 1.0)),
                      str(e.param("sft.lora.r")), _minutes(t.get("wall_time_s")),
                      str(e.param("model.threads", "—")), _precision(e, "sft"),
                      _num(t.get("tokens_per_s"), 0),
@@ -482,6 +483,6 @@ def render(experiments: list[Experiment], *, set_name: str, command: str) -> str
     out += ["", "## The base model", ""]
     head = ["experiment", "decoding"] + QUALITY_HEAD
     rows = [[f"`{e.name}`", "guided" if e.param("eval.guided") else "free"]
-            + _row_for(e, "base", set_name) for e in base]
+            + _row_for(e, "base", set_name) for e in base if e.eval_set("base", set_name)]
     out += _table(head, rows) if rows else ["No base evaluation recorded."]
     return "\n".join(out) + "\n"
