@@ -25,6 +25,7 @@ from typing_extensions import TypedDict
 
 from bias_judge.core.errors import InputError
 from bias_judge.core.params import load_params
+from bias_judge.core.vocabulary import LOCAL_ENGINES
 from bias_judge.core.vocabulary import Dtype, Precision  # noqa: F401  (re-exported)
 
 T = TypeVar("T")
@@ -47,6 +48,12 @@ RepoId = Annotated[str, Field(pattern=r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")]
 Seed = Annotated[int, Field(ge=0)]
 
 
+def one_of(values) -> Any:
+    """A Literal of the words a vocabulary tuple holds (core/vocabulary.py), so an enum is
+    written once."""
+    return Literal.__getitem__(tuple(values))
+
+
 class EngineOptions(TypedDict, total=False):
     """Passed to the inference engine: vLLM reads enforce_eager and max_num_batched_tokens,
     transformers reads threads, openai reads concurrency (requests in flight) and max_retries
@@ -62,15 +69,9 @@ class EngineOptions(TypedDict, total=False):
         "ray: the cluster (ray://host:10001 or an address `ray start` printed); null: "
         "RAY_ADDRESS, else a local cluster started for the run"))]
     ray_workers: Annotated[int | None, Field(ge=1, description="ray: workers, each holding one engine")]
-    ray_engine: Annotated[Literal["auto", "vllm", "transformers"] | None,
+    ray_engine: Annotated[one_of(LOCAL_ENGINES) | None,
                           Field(description="ray: the in-process engine each worker runs")]
     ray_cpus_per_worker: Annotated[float | None, Field(gt=0, description="ray: CPUs the cluster reserves per worker")]
-
-
-def one_of(values) -> Any:
-    """A Literal of the words a vocabulary tuple holds (core/vocabulary.py), so an enum is
-    written once."""
-    return Literal.__getitem__(tuple(values))
 
 
 def _bucket_counts() -> Any:

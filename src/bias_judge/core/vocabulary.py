@@ -67,6 +67,8 @@ SPLIT_SET = "split"
 # precisions training runs in. `auto` asks the hardware (core/precision.py).
 # Inference engines (evaluation/inference): auto picks vLLM where it can run the model.
 ENGINES = ("auto", "vllm", "transformers", "openai", "ray")
+# The engines that hold the model in this process (candidates, and each Ray worker).
+LOCAL_ENGINES = ENGINES[:3]
 
 Dtype = Literal["float32", "bfloat16", "float16", "auto"]
 Precision = Literal["bf16", "fp16", "fp32", "auto"]

@@ -19,7 +19,9 @@ from pydantic import Field
 from bias_judge.core import jsonio
 from bias_judge.core.artifacts import Output, Sidecar, StageResult, beside, checksums, count_by
 from bias_judge.core.errors import InputError
-from bias_judge.core.settings import Dtype, EngineOptions, NonEmptyStr, Section, Seed, as_params
+from bias_judge.core.settings import (Dtype, EngineOptions, NonEmptyStr, Section, Seed, as_params,
+                                     one_of)
+from bias_judge.core.vocabulary import LOCAL_ENGINES
 
 
 class LLMSettings(Section):
@@ -28,7 +30,7 @@ class LLMSettings(Section):
     samples_per_question: int = Field(ge=1)
     temperature: float = Field(ge=0)
     max_new_tokens: int = Field(ge=1)
-    engine: Literal["auto", "vllm", "transformers"]
+    engine: one_of(LOCAL_ENGINES)
     dtype: Dtype
     max_model_len: int = Field(ge=16)
     batch_size: int = Field(ge=1, description="questions per engine call")
