@@ -327,21 +327,25 @@ def _teacher(experiments: list, points: dict, set_name: str) -> list[str]:
            "(`label.frontier_sets`; where the teacher may be tuned) and against the human "
            "holdout (evaluation only), beside the best SFT student trained on those labels. "
            "κ (agreement) per set; docs/training.md#the-teacher.", ""]
-    teachers: dict[str, tuple[Experiment, dict]] = {}
+    def teacher_of(e: Experiment) -> tuple:
+        """What decides the teacher's verdicts (the rejected answers it carries do not)."""
+        return (e.param("label.labeler", "rule"), e.param("label.biased_vs_unclear", "TIE"),
+                e.param("label.reasoning", "prose"))
+
+    teachers: dict[tuple, tuple[Experiment, dict]] = {}
     for e in experiments:
         g = e.metrics.get("metrics/gold_quality.json") or {}
         if g.get("frontier"):
-            key = str(e.lock.get("label", {}).get("outs", {}).get("data/labels.jsonl") or e.name)
-            teachers.setdefault(key, (e, g))
+            teachers.setdefault(teacher_of(e), (e, g))
     if not teachers:
         return out + ["No experiment recorded frontier verdicts."]
     names = sorted({n for _, g in teachers.values() for n in g["frontier"]})
-    head = (["teacher (biased vs unclear)"] + [f"vs {n}" for n in names]
+    head = (["teacher (labeler, biased vs unclear, reasoning)"] + [f"vs {n}" for n in names]
             + ["tracked: vs " + n for n in names]
             + ["human in-dist", "human OOD", "student", "student κ in-dist", "student κ OOD"])
     rows = []
     for key, (e, g) in teachers.items():
-        cells = [f"rule ({e.param('label.biased_vs_unclear', 'TIE')}), `{e.name}`"]
+        cells = [f"{key[0]} ({key[1]}, {key[2]}), `{e.name}`"]
         for n in names:
             f = g["frontier"].get(n) or {}
             cells.append(f"{_num(f.get('kappa'))} ({_num(f.get('agreement'))}), n={f.get('n_scored', '—')}")
@@ -352,9 +356,7 @@ def _teacher(experiments: list, points: dict, set_name: str) -> list[str]:
         slices = human.get("slices") or {}
         ood = next((v for k, v in sorted(slices.items()) if k.startswith("ood")), {})
         cells += [_num((slices.get("in_dist") or {}).get("kappa")), _num(ood.get("kappa"))]
-        taught = [same[0] for same in points.values()
-                  if str(same[0].lock.get("label", {}).get("outs", {}).get("data/labels.jsonl")
-                         or same[0].name) == key]
+        taught = [same[0] for same in points.values() if teacher_of(same[0]) == key]
         if taught:
             s = max(taught, key=lambda x: _value(x.eval_set("sft", set_name) or {}, "kappa_in_dist") or -1)
             m = s.eval_set("sft", set_name) or {}

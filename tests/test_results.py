@@ -241,7 +241,7 @@ def test_the_teacher_section_sets_frontier_and_human_agreement_beside_its_studen
     page = results.render([e], set_name="holdout", command="c")
     section = page.split("## The teacher and its students")[1].split("## Trusting")[0]
     row = [ln for ln in section.splitlines() if ln.startswith("| rule")][0]
-    assert row.startswith("| rule (A_or_B), `t` | 0.848 (0.900), n=50 | 0.800, n=10 | 0.810 | 0.690 | `t` |")
+    assert row.startswith("| rule (A_or_B, stepwise), `t` | 0.848 (0.900), n=50 | 0.800, n=10 | 0.810 | 0.690 | `t` |")
     assert "0.400 [0.300, 0.500]" in row
 
 
