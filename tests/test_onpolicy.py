@@ -73,13 +73,13 @@ def test_replies_cut_at_the_budget_are_counted_but_not_used():
 
 def test_pick_pairs_filters_confidence_and_tie_and_is_seeded():
     labelled = [make_labelled(i, "TIE" if i % 3 == 0 else "A", 3 + i % 2 * 2) for i in range(30)]
-    s = OnPolicySettings(pairs=5, min_confidence=4, include_tie=False, offline_rows=None, seed=1)
+    s = OnPolicySettings(pairs=5, min_confidence=4, include_tie=False, mirror=True, offline_rows=None, seed=1)
     picked = pick_pairs(labelled, s)
     assert len(picked) == 5 and all(p["confidence"] >= 4 and p["verdict"] != "TIE" for p in picked)
     assert picked == pick_pairs(list(reversed(labelled)), s)
-    other = pick_pairs(labelled, OnPolicySettings(pairs=5, min_confidence=4, include_tie=False, offline_rows=None, seed=2))
+    other = pick_pairs(labelled, OnPolicySettings(pairs=5, min_confidence=4, include_tie=False, mirror=True, offline_rows=None, seed=2))
     assert {p["pair_id"] for p in other} != {p["pair_id"] for p in picked}
-    with_tie = pick_pairs(labelled, OnPolicySettings(pairs=30, min_confidence=4, include_tie=True, offline_rows=None, seed=1))
+    with_tie = pick_pairs(labelled, OnPolicySettings(pairs=30, min_confidence=4, include_tie=True, mirror=True, offline_rows=None, seed=1))
     assert any(p["verdict"] == "TIE" for p in with_tie)
 
 
@@ -132,3 +132,20 @@ def test_the_stage_judges_with_the_tiny_model(cli, tmp_path, tiny_model):
     assert counts["orders_wrong"] == 4 and counts["orders_cut_skipped"] == 4
     rows = jsonio.read_jsonl(out / "dpo.jsonl", schema="dpo_row")
     assert len(rows) == counts["onpolicy_rows"] + counts["offline_rows"] and counts["offline_rows"] == 2
+
+
+def test_mirroring_gives_a_one_sided_mistake_in_both_orders():
+    judged = judge_pairs(RuleJudge(first_slot), LABELLED, SETTINGS).rows
+    rows, counts = onpolicy_rows(LABELLED, judged, prompt_style="compact", mirror=True)
+    keys = [(r["pair_id"], r["order"]) for r in rows]
+    # Every pair now has both orders; the TIE pair was wrong in both and needs no mirror.
+    assert keys == [(p["pair_id"], o) for p in LABELLED for o in ("original", "swapped")]
+    assert counts["mirrored_rows"] == 3
+    first = {r["order"]: r for r in rows if r["pair_id"] == LABELLED[0]["pair_id"]}
+    # Label A: the judge said "A" as seen in the swapped order (= B); seen from the original
+    # order that same mistake reads "B".
+    assert first["swapped"]["rejected"][0]["content"].endswith("<verdict>A</verdict>")
+    assert first["original"]["rejected"][0]["content"].endswith("<verdict>B</verdict>")
+    assert first["original"]["chosen"][0]["content"] == target_for(LABELLED[0], "original")
+    for row in rows:
+        assert first_error(DPO_VALID, row) is None
