@@ -45,6 +45,10 @@ class Experiment:
             links = [(f"evaluate@{checkpoint}", checkpoint, f"models/{checkpoint}/merged")]
         if checkpoint == "dpo":
             links.append(("dpo", "sft", "models/sft/adapter"))
+        if checkpoint != "base" and "label" in self.lock and "format" in self.lock:
+            # An experiment that reran only the label stage left the rows of its baseline's
+            # labels in place: the models downstream were not trained on its labels.
+            links.append(("format", "label", "data/labels.jsonl"))
         for consumer, producer, path in links:
             used = self.lock.get(consumer, {}).get("deps", {}).get(path)
             made = self.lock.get(producer, {}).get("outs", {}).get(path)

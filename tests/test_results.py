@@ -264,3 +264,12 @@ def test_the_published_numbers_are_those_of_docs_metrics_and_of_their_reproducti
             assert abs(written - PUBLISHED[ckpt][key]) < 1e-9, (key, ckpt)
             reproduced = json.loads((fixtures / f"eval_{ckpt}.json").read_text())
             assert round(reproduced["sets"]["holdout"][key]["value"], 3) == PUBLISHED[ckpt][key]
+
+
+def test_an_experiment_that_relabelled_without_training_shows_no_checkpoint():
+    e = experiment("relabel", 800, 0.4)
+    e.lock["label"] = {"deps": {}, "outs": {"data/labels.jsonl": "new-labels"}}
+    e.lock["format"] = {"deps": {"data/labels.jsonl": "old-labels"}, "outs": {}}
+    assert not e.current("sft") and not e.current("dpo") and e.current("base")
+    e.lock["format"]["deps"]["data/labels.jsonl"] = "new-labels"
+    assert e.current("sft") and e.current("dpo")
