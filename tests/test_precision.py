@@ -21,7 +21,7 @@ COOPER_LAKE = ("model name\t: Intel(R) Xeon(R) Platinum 8380H\n"
                "flags\t\t: avx2 avx512f avx512bw avx512vl avx512_vnni avx512_bf16\n")
 SAPPHIRE_RAPIDS = ("model name\t: Intel(R) Xeon(R) Platinum 8480+\n"
                    "flags\t\t: avx2 avx512f avx512_bf16 avx512_fp16 amx_bf16 amx_tile amx_int8\n")
-# AMD Zen 4 (Genoa) as a 2-core KVM guest printed it on 2026-12-04: AVX512-BF16, no AMX.
+# An AMD EPYC with Zen 4 flags (AVX512-BF16, no AMX) as a 2-core KVM guest printed it, 2026-12-04.
 ZEN4 = ("model name\t: AMD EPYC\n"
         "flags\t\t: avx2 avx512f avx512dq avx512bw avx512vl avx512_bf16 avx512_vnni "
         "avx512_vbmi2\n")
