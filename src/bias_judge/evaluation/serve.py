@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from bias_judge.evaluation.inference.vllm_engine import DEFAULT_CPU_KVCACHE_GIB
+from bias_judge.evaluation.inference.vllm_engine import cpu_env_defaults
 
 HOST = "127.0.0.1"
 
@@ -112,9 +112,7 @@ def vllm_server(model_dir: str | os.PathLike, *, dtype: str, max_model_len: int,
     port = port or free_port(host)
     cmd = server_command(model_dir, port=port, dtype=dtype, max_model_len=max_model_len,
                          host=host, seed=seed, enforce_eager=enforce_eager, extra=extra)
-    env = {**os.environ}
-    env.setdefault("VLLM_CPU_KVCACHE_SPACE", DEFAULT_CPU_KVCACHE_GIB)
-    env.setdefault("VLLM_REGEX_COMPILATION_TIMEOUT_S", "120")
+    env = {**cpu_env_defaults(), **os.environ}
     log_path = Path(log) if log else None
     sink = open(log_path, "wb") if log_path else subprocess.DEVNULL
     try:
