@@ -31,7 +31,9 @@ def cpu_env_defaults() -> dict[str, str]:
            # few seconds on a loaded CPU, past its 5 s guard against hostile patterns; ours
            # is fixed and compiled once per run.
            "VLLM_REGEX_COMPILATION_TIMEOUT_S": "120"}
-    if len(os.sched_getaffinity(0)) <= ALL_CORES_UP_TO:
+    affinity = getattr(os, "sched_getaffinity", None)  # Linux; elsewhere every CPU counts
+    usable = len(affinity(0)) if affinity else (os.cpu_count() or 1)
+    if usable <= ALL_CORES_UP_TO:
         env["VLLM_CPU_NUM_OF_RESERVED_CPU"] = "0"
     return env
 
